@@ -1,0 +1,15 @@
+"""Everything Dagster loads: the assets, their checks, the weekly schedule and, per deployment,
+the resources (picked in :mod:`spotify_assets.deployment`)."""
+
+import dagster as dg
+
+from spotify_assets.assets import all_assets
+from spotify_assets.deployment import resources
+from spotify_assets.schedules import weekly_snapshot_job, weekly_snapshot_schedule
+
+defs = dg.Definitions(
+    assets=all_assets,
+    jobs=[weekly_snapshot_job],
+    schedules=[weekly_snapshot_schedule],
+    resources=resources(),
+)

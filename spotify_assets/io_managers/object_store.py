@@ -1,0 +1,135 @@
+"""The object store: raw JSON and CSV, and normalized Parquet, in Hive-style partition folders.
+
+``<root>/<group>/<asset>/week=YYYY-MM-DD/playlist=<id>/<asset>.<ext>``: the partition columns live
+in the path, never inside the files, so Athena, Glue and DuckDB read the folders as they are.
+The root is a local folder here; the S3 flavour is this class with an ``s3://`` root.
+"""
+
+import io
+import json
+import os
+import tempfile
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from upath import UPath
+
+from spotify_assets import constants
+from spotify_assets.transforms import schema
+
+JSON = "json"
+CSV = "csv"
+PARQUET = "parquet"
+STORAGE_FORMAT = "storage_format"  # definition metadata key naming one of the formats above
+CONTENT_TYPES = {
+    JSON: "application/json",
+    CSV: "text/csv; charset=utf-8; header=present",
+    PARQUET: "application/vnd.apache.parquet",
+}
+
+
+def encode(obj: Any, storage_format: str) -> bytes:
+    """The bytes of one stored file."""
+    if storage_format == JSON:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if storage_format == CSV:
+        buffer = io.BytesIO()
+        # RFC 4180: CRLF line ends, a header row, quotes doubled; null is an empty unquoted field
+        # and "" a quoted empty string, so both survive a round trip.
+        pa_csv.write_csv(obj, buffer, pa_csv.WriteOptions(eol="\r\n"))
+        return buffer.getvalue()
+    if storage_format == PARQUET:
+        buffer = io.BytesIO()
+        pq.write_table(obj, buffer, compression="zstd")
+        return buffer.getvalue()
+    raise ValueError(f"unknown storage format {storage_format!r}")
+
+
+def decode(data: bytes, storage_format: str, table_schema: pa.Schema | None = None) -> Any:
+    """The value of one stored file; ``table_schema`` types the columns of a CSV."""
+    if storage_format == JSON:
+        return json.loads(data)
+    if storage_format == CSV:
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=table_schema,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    if storage_format == PARQUET:
+        return pq.read_table(io.BytesIO(data))
+    raise ValueError(f"unknown storage format {storage_format!r}")
+
+
+def partition_path(base: UPath, asset_name: str, storage_format: str, playlist: str, week: str):
+    """Where one partition of an asset lives under ``base`` (the asset's folder):
+    ``raw/playlist_json`` -> ``playlist.json``, ``normalized/songs`` -> ``songs.parquet``."""
+    file_name = f"{asset_name.removesuffix('_' + storage_format)}.{storage_format}"
+    return base / f"{constants.WEEK}={week}" / f"{constants.PLAYLIST}={playlist}" / file_name
+
+
+class ObjectStoreIOManager(dg.UPathIOManager):
+    """Stores each partition as one file in the design's Hive-style layout.
+
+    The format comes from the asset's ``storage_format`` definition metadata (``json``, ``csv``
+    or ``parquet``, the default). Local writes are atomic: a temporary file, then a rename.
+    """
+
+    extension = None  # the file name, extension included, is set per partition below
+
+    def __init__(self, base_path: UPath):
+        super().__init__(base_path=base_path)
+
+    @staticmethod
+    def storage_format(context: dg.InputContext | dg.OutputContext) -> str:
+        if isinstance(context, dg.InputContext):
+            context = context.upstream_output
+        return (context.definition_metadata or {}).get(STORAGE_FORMAT, PARQUET)
+
+    def get_path_for_partition(
+        self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str
+    ) -> UPath:
+        # `partition` is the multi-partition key with its dimensions in name order.
+        playlist, week = partition.split("/")
+        storage_format = self.storage_format(context)
+        return partition_path(path, context.asset_key.path[-1], storage_format, playlist, week)
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        storage_format = self.storage_format(context)
+        data = encode(obj, storage_format)
+        self.write_bytes(path, data, CONTENT_TYPES[storage_format])
+        context.add_output_metadata({"bytes_written": len(data)})
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+        table_schema = schema.FILE_SCHEMAS.get(context.asset_key.path[-1])
+        return decode(self.read_bytes(path), self.storage_format(context), table_schema)
+
+    def write_bytes(self, path: UPath, data: bytes, content_type: str) -> None:
+        """Writes atomically: readers see the old file or the new one, never half of one."""
+        directory = os.fspath(path.parent)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            os.replace(temporary, os.fspath(path))
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+    def read_bytes(self, path: UPath) -> bytes:
+        return path.read_bytes()
+
+
+class LocalObjectStore(dg.ConfigurableIOManagerFactory):
+    """The object store in a local folder (``SPOTIFY_ASSETS_DATA_DIR``)."""
+
+    data_dir: str
+
+    def create_io_manager(self, context) -> ObjectStoreIOManager:
+        return ObjectStoreIOManager(base_path=UPath(self.data_dir))

@@ -1,0 +1,37 @@
+"""The weekly schedule: every Monday at 06:00 UTC, last week's snapshot of every playlist."""
+
+import datetime as dt
+
+import dagster as dg
+
+from spotify_assets import constants
+from spotify_assets.partitions import week_playlist_partitions
+
+weekly_snapshot_job = dg.define_asset_job(
+    "weekly_snapshot",
+    selection=dg.AssetSelection.all(),
+    partitions_def=week_playlist_partitions,
+    description="Snapshots one playlist for one week, through raw, normalized and serving.",
+)
+
+
+def last_completed_week(now: dt.datetime) -> str:
+    """The Monday starting the last week that ended before ``now``."""
+    this_monday = now.date() - dt.timedelta(days=now.weekday())
+    return (this_monday - dt.timedelta(days=7)).isoformat()
+
+
+@dg.schedule(
+    job=weekly_snapshot_job,
+    cron_schedule="0 6 * * 1",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def weekly_snapshot_schedule(context: dg.ScheduleEvaluationContext):
+    """One run per playlist for the week that just ended, so one broken playlist never blocks
+    the others."""
+    week = last_completed_week(context.scheduled_execution_time)
+    playlists = week_playlist_partitions.get_partitions_def_for_dimension(constants.PLAYLIST)
+    for playlist_id in playlists.get_partition_keys():
+        partition_key = dg.MultiPartitionKey({constants.WEEK: week, constants.PLAYLIST: playlist_id})
+        yield dg.RunRequest(run_key=f"{week}|{playlist_id}", partition_key=partition_key)

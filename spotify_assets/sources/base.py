@@ -1,0 +1,31 @@
+"""What every playlist source gives the raw asset."""
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+
+class SourceError(Exception):
+    """A playlist could not be read; the message names the playlist, the week and why."""
+
+
+@dataclass
+class Extraction:
+    """One playlist snapshot as the source returned it, and what it cost to get it."""
+
+    playlist: dict
+    source: str  # where it came from: a replay file's path, or the live API
+    request_count: int = 0
+    metadata: dict = field(default_factory=dict)  # extra, source-specific, shown in the UI
+
+
+class PlaylistSource(dg.ConfigurableResource):
+    """Where raw playlists come from: recorded files (replay) or the Spotify API (live)."""
+
+    def playlist_ids(self) -> list[str]:
+        """The configured playlists, one partition each."""
+        raise NotImplementedError
+
+    def extract(self, playlist_id: str, week: str) -> Extraction:
+        """The playlist as it stood at the end of ``week``; raises SourceError when it cannot."""
+        raise NotImplementedError

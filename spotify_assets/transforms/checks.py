@@ -1,0 +1,47 @@
+"""Data-quality rules for the normalized tables of one partition: lists of problems, empty if fine."""
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spotify_assets.transforms import schema
+
+
+def primary_key_problems(table_name: str, table: pa.Table) -> list[str]:
+    """Null or repeated primary keys."""
+    key = list(schema.PRIMARY_KEYS[table_name])
+    problems = [
+        f"{null_count} rows with a null {column}"
+        for column in key
+        if (null_count := table.column(column).null_count)
+    ]
+    counts = table.group_by(key).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts.column("count_all"), 1))
+    if repeated.num_rows:
+        examples = repeated.select(key).slice(0, 5).to_pylist()
+        problems.append(f"{repeated.num_rows} repeated keys, e.g. {examples}")
+    return problems
+
+
+def foreign_key_problems(table_name: str, tables: dict[str, pa.Table]) -> list[str]:
+    """Non-null foreign keys of ``table_name`` that name no row of the table they refer to."""
+    problems = []
+    for (source, column), (target, target_column) in schema.FOREIGN_KEYS.items():
+        if source != table_name:
+            continue
+        values = pc.drop_null(tables[source].column(column))
+        missing = pc.filter(values, pc.invert(pc.is_in(values, tables[target].column(target_column))))
+        if len(missing):
+            examples = sorted(set(missing.to_pylist()))[:5]
+            problems.append(
+                f"{len(missing)} {column} values not in {target}.{target_column}, e.g. {examples}"
+            )
+    return problems
+
+
+def entry_count_problems(entries: pa.Table, total: int | None) -> list[str]:
+    """The playlist's ``total`` against the entries collected."""
+    if total is None:
+        return ["the playlist document has no total"]
+    if entries.num_rows != total:
+        return [f"{entries.num_rows} entries, but the playlist says total = {total}"]
+    return []
