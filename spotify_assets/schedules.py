@@ -33,5 +33,7 @@ def weekly_snapshot_schedule(context: dg.ScheduleEvaluationContext):
     week = last_completed_week(context.scheduled_execution_time)
     playlists = week_playlist_partitions.get_partitions_def_for_dimension(constants.PLAYLIST)
     for playlist_id in playlists.get_partition_keys():
-        partition_key = dg.MultiPartitionKey({constants.WEEK: week, constants.PLAYLIST: playlist_id})
+        partition_key = dg.MultiPartitionKey(
+            {constants.WEEK: week, constants.PLAYLIST: playlist_id}
+        )
         yield dg.RunRequest(run_key=f"{week}|{playlist_id}", partition_key=partition_key)

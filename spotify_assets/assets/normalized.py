@@ -7,8 +7,13 @@ from spotify_assets.assets.metadata import table_metadata
 from spotify_assets.assets.raw import PLAYLIST_JSON
 from spotify_assets.io_managers.object_store import PARQUET, STORAGE_FORMAT
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
-from spotify_assets.transforms import PlaylistFormatError, normalize_playlist, playlist_entries_page
-from spotify_assets.transforms import checks, schema
+from spotify_assets.transforms import (
+    PlaylistFormatError,
+    checks,
+    normalize_playlist,
+    playlist_entries_page,
+    schema,
+)
 
 DESCRIPTIONS = {
     constants.ARTISTS: "Every artist credited on a track or album of the playlist snapshot.",

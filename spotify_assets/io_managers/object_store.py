@@ -53,7 +53,7 @@ def decode(data: bytes, storage_format: str, table_schema: pa.Schema | None = No
     if storage_format == JSON:
         return json.loads(data)
     if storage_format == CSV:
-        return pa_csv.read_csv(
+        table = pa_csv.read_csv(
             io.BytesIO(data),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
@@ -62,6 +62,8 @@ def decode(data: bytes, storage_format: str, table_schema: pa.Schema | None = No
                 quoted_strings_can_be_null=False,
             ),
         )
+        # CSV cannot say a column is non-nullable; the schema can.
+        return pa.Table.from_arrays(table.columns, schema=table_schema) if table_schema else table
     if storage_format == PARQUET:
         return pq.read_table(io.BytesIO(data))
     raise ValueError(f"unknown storage format {storage_format!r}")

@@ -24,7 +24,11 @@ import pyarrow as pa
 from spotify_assets import constants
 from spotify_assets.transforms import schema
 
-ENTITY_KEYS = {constants.ARTISTS: "artist_id", constants.ALBUMS: "album_id", constants.SONGS: "song_id"}
+ENTITY_KEYS = {
+    constants.ARTISTS: "artist_id",
+    constants.ALBUMS: "album_id",
+    constants.SONGS: "song_id",
+}
 KEEP_EARLIEST = {constants.SONGS: "song_added"}
 # Columns the serving tables add to the lake's columns.
 WEEK_COLUMN = "week"
@@ -116,8 +120,9 @@ def plan_entity_writes(
             summary.kept_newer += 1
             continue
         if earliest_column and version is not None and version.earliest is not None:
-            if row[earliest_column] is None or version.earliest < row[earliest_column]:
-                row = {**row, earliest_column: version.earliest}
+            incoming = row[earliest_column]
+            earliest = version.earliest if incoming is None else min(incoming, version.earliest)
+            row = {**row, earliest_column: earliest}
         digest = row_hash(row, columns)
         if version is not None and version.row_hash == digest:
             summary.unchanged += 1
@@ -171,8 +176,7 @@ class SQLiteServingStore(ServingStore):
                 f"({', '.join(columns)}, PRIMARY KEY ({primary_key}))"
             )
         connection.execute(
-            "CREATE TABLE IF NOT EXISTS playlist_versions "
-            "(playlist_id PRIMARY KEY, week, row_hash)"
+            "CREATE TABLE IF NOT EXISTS playlist_versions (playlist_id PRIMARY KEY, week, row_hash)"
         )
         return connection
 
@@ -246,15 +250,15 @@ class SQLiteServingStore(ServingStore):
         return table_from_plain_rows(records, table_schema)
 
 
-
 def newest_served_week(context: dg.OutputContext, playlist_id: str) -> str | None:
     """The newest week of this asset already materialized for the playlist, from Dagster's log."""
-    step_context = context.step_context if context.has_asset_partitions else None
-    if step_context is None:
+    try:
+        instance = context.step_context.instance
+    except dg.DagsterInvariantViolationError:  # a context built by hand, outside a run
         return None
     weeks = [
         key.split("|")[1]  # multi-partition keys list their dimensions in name order
-        for key in step_context.instance.get_materialized_partitions(context.asset_key)
+        for key in instance.get_materialized_partitions(context.asset_key)
         if key.split("|")[0] == playlist_id
     ]
     return max(weeks, default=None)

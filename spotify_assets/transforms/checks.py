@@ -1,4 +1,4 @@
-"""Data-quality rules for the normalized tables of one partition: lists of problems, empty if fine."""
+"""Data-quality rules for one partition's normalized tables: lists of problems, empty if fine."""
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,7 +29,9 @@ def foreign_key_problems(table_name: str, tables: dict[str, pa.Table]) -> list[s
         if source != table_name:
             continue
         values = pc.drop_null(tables[source].column(column))
-        missing = pc.filter(values, pc.invert(pc.is_in(values, tables[target].column(target_column))))
+        missing = pc.filter(
+            values, pc.invert(pc.is_in(values, tables[target].column(target_column)))
+        )
         if len(missing):
             examples = sorted(set(missing.to_pylist()))[:5]
             problems.append(

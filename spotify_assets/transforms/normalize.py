@@ -213,7 +213,9 @@ def _timestamps(values: list, where: str) -> pa.Array:
     try:
         return pa.array(values, pa.string()).cast(schema.TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-        raise PlaylistFormatError(f"{where}: an added_at is not an ISO-8601 time ({error})") from error
+        raise PlaylistFormatError(
+            f"{where}: an added_at is not an ISO-8601 time ({error})"
+        ) from error
 
 
 def flatten_playlist(playlist: dict, *, week: str) -> pa.Table:

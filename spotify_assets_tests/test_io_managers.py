@@ -1,0 +1,244 @@
+"""The object store's exact paths and round trips, and the serving store's rules."""
+
+import os
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from spotify_assets import constants
+from spotify_assets.io_managers.object_store import (
+    CSV,
+    JSON,
+    PARQUET,
+    STORAGE_FORMAT,
+    LocalObjectStore,
+    ObjectStoreIOManager,
+)
+from spotify_assets.io_managers.serving import ServingIOManager
+from spotify_assets.partitions import week_playlist_partitions
+from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
+from spotify_assets.transforms import schema
+from spotify_assets_tests.conftest import partition
+
+PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
+WEEK = SAMPLE_WEEKS[-1]
+DOCUMENT = {"id": PLAYLIST, "name": 'Ünïcode, "quotes" and 🎧', "items": {"items": [], "total": 0}}
+CSV_TABLE = pa.Table.from_pylist(
+    [
+        {"position": 0, "item_type": "track", "name": 'a, "b"\r\nc 🎧'},
+        {"position": 1, "item_type": "local"},
+    ],
+    schema=pa.schema(schema.PLAYLIST_CSV),
+)
+ARTISTS = pa.Table.from_pylist(
+    [{"artist_id": "a1", "artist_name": "Ана", "external_url": None, "uri": "spotify:artist:a1"}],
+    schema=schema.ARTISTS,
+)
+
+
+def _stored_assets(loaded: dict):
+    def stored(name: str, storage_format: str, value):
+        @dg.asset(
+            key=[constants.RAW if storage_format != PARQUET else constants.NORMALIZED, name],
+            partitions_def=week_playlist_partitions,
+            io_manager_key="object_store",
+            metadata={STORAGE_FORMAT: storage_format},
+        )
+        def _asset():
+            return value
+
+        return _asset
+
+    json_asset = stored("playlist_json", JSON, DOCUMENT)
+    csv_asset = stored("playlist_csv", CSV, CSV_TABLE)
+    parquet_asset = stored("artists", PARQUET, ARTISTS)
+
+    @dg.asset(
+        partitions_def=week_playlist_partitions,
+        ins={
+            "document": dg.AssetIn(json_asset.key),
+            "csv_table": dg.AssetIn(csv_asset.key),
+            "artists": dg.AssetIn(parquet_asset.key),
+        },
+        io_manager_key="mem",
+    )
+    def reader(document, csv_table, artists):
+        loaded.update(document=document, csv_table=csv_table, artists=artists)
+
+    return [json_asset, csv_asset, parquet_asset, reader]
+
+
+def test_object_store_writes_the_hive_layout_and_reads_it_back(data_dir):
+    loaded = {}
+    result = dg.materialize(
+        _stored_assets(loaded),
+        partition_key=partition(PLAYLIST, WEEK),
+        resources={
+            "object_store": LocalObjectStore(data_dir=str(data_dir)),
+            "mem": dg.InMemoryIOManager(),
+        },
+    )
+    assert result.success
+    prefix = f"week={WEEK}/playlist={PLAYLIST}"
+    written = sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file())
+    assert written == [
+        f"normalized/artists/{prefix}/artists.parquet",
+        f"raw/playlist_csv/{prefix}/playlist.csv",
+        f"raw/playlist_json/{prefix}/playlist.json",
+    ]
+    assert loaded["document"] == DOCUMENT
+    assert loaded["csv_table"].equals(CSV_TABLE)
+    assert loaded["artists"].equals(ARTISTS)
+    # No partition column inside the files: readers take week and playlist from the path.
+    parquet_file = data_dir / f"normalized/artists/{prefix}/artists.parquet"
+    assert pq.read_schema(parquet_file).names == schema.ARTISTS.names
+    csv_header = (
+        (data_dir / f"raw/playlist_csv/{prefix}/playlist.csv").read_bytes().split(b"\r\n")[0]
+    )
+    assert constants.WEEK.encode() not in csv_header
+    metadata = result.asset_materializations_for_node("raw__playlist_json")[0].metadata
+    assert metadata["bytes_written"].value == os.path.getsize(
+        data_dir / f"raw/playlist_json/{prefix}/playlist.json"
+    )
+    assert metadata["path"].value.endswith(f"raw/playlist_json/{prefix}/playlist.json")
+
+
+def test_object_store_write_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    from upath import UPath
+
+    manager = ObjectStoreIOManager(base_path=UPath(tmp_path))
+    target = UPath(tmp_path / "f.json")
+    manager.write_bytes(target, b"old", "application/json")
+
+    def broken_replace(source, destination):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        manager.write_bytes(target, b"new", "application/json")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]  # no temporary file left
+
+
+# --- serving store ---------------------------------------------------------------------------
+
+
+def _write(manager: ServingIOManager, table_name: str, rows: list[dict], playlist: str, week: str):
+    table_schema = schema.TABLE_SCHEMAS[table_name]
+    context = dg.build_output_context(
+        asset_key=dg.AssetKey([constants.SERVING, table_name]),
+        partition_key=partition(playlist, week),
+    )
+    manager.handle_output(context, pa.Table.from_pylist(rows, schema=table_schema))
+    return {key: value.value for key, value in context.get_logged_metadata().items()}
+
+
+def _song(song_id: str, name: str, added_ms: int | None = None) -> dict:
+    return {
+        "song_id": song_id,
+        "song_name": name,
+        "duration_ms": 1000,
+        "song_added": None
+        if added_ms is None
+        else pa.scalar(added_ms, pa.int64()).cast(schema.TIMESTAMP).as_py(),
+        "explicit": False,
+    }
+
+
+@pytest.fixture
+def manager(serving_store) -> ServingIOManager:
+    return ServingIOManager(serving_store)
+
+
+def test_serving_upsert_writes_only_new_or_changed_rows(manager, serving_store):
+    first = _write(manager, "songs", [_song("s1", "One"), _song("s2", "Two")], "p", "2026-09-07")
+    assert (first["rows_written"], first["rows_unchanged"]) == (2, 0)
+    again = _write(manager, "songs", [_song("s1", "One"), _song("s2", "Two")], "p", "2026-09-07")
+    assert (again["rows_written"], again["rows_unchanged"]) == (0, 2)
+    changed = _write(
+        manager, "songs", [_song("s1", "One (remaster)"), _song("s2", "Two")], "p", "2026-09-14"
+    )
+    assert (changed["rows_written"], changed["rows_unchanged"]) == (1, 1)
+    stored = serving_store.read_table("songs").select(["song_id", "song_name"]).to_pylist()
+    assert stored == [
+        {"song_id": "s1", "song_name": "One (remaster)"},
+        {"song_id": "s2", "song_name": "Two"},
+    ]
+
+
+def test_serving_never_overwrites_a_row_that_a_newer_week_wrote(manager, serving_store):
+    _write(manager, "songs", [_song("s1", "New name")], "p", "2026-09-14")
+    older = _write(
+        manager, "songs", [_song("s1", "Old name"), _song("s3", "Three")], "q", "2026-09-07"
+    )
+    assert (older["rows_written"], older["rows_kept_newer"]) == (1, 1)
+    names = {
+        row["song_id"]: row["song_name"] for row in serving_store.read_table("songs").to_pylist()
+    }
+    assert names == {"s1": "New name", "s3": "Three"}
+
+
+def test_serving_song_added_keeps_the_earliest_time(manager, serving_store):
+    _write(manager, "songs", [_song("s1", "One", added_ms=2_000)], "p", "2026-09-07")
+    _write(manager, "songs", [_song("s1", "One", added_ms=1_000)], "q", "2026-09-07")
+    result = _write(manager, "songs", [_song("s1", "One", added_ms=3_000)], "p", "2026-09-14")
+    assert result["rows_written"] == 0  # the earliest time is kept, so nothing changed
+    [row] = serving_store.read_table("songs").to_pylist()
+    assert row["song_added"].timestamp() == 1.0
+
+
+def _entry(position: int, song_id: str | None) -> dict:
+    return {
+        "position": position,
+        "item_type": "track" if song_id else "unavailable",
+        "song_id": song_id,
+    }
+
+
+def test_serving_playlist_entries_replace_by_newer_week_and_delete_past_the_end(
+    manager, serving_store
+):
+    _write(
+        manager,
+        "playlist_entries",
+        [_entry(0, "s1"), _entry(1, "s2"), _entry(2, None)],
+        "p",
+        "2026-09-07",
+    )
+    _write(manager, "playlist_entries", [_entry(0, "s9")], "q", "2026-09-07")
+    newer = _write(
+        manager, "playlist_entries", [_entry(0, "s2"), _entry(1, "s3")], "p", "2026-09-14"
+    )
+    assert (newer["rows_written"], newer["rows_deleted"]) == (2, 1)
+    older = _write(manager, "playlist_entries", [_entry(0, "s1")], "p", "2026-09-07")
+    assert (older["rows_written"], older["rows_kept_newer"]) == (0, 1)
+    same = _write(
+        manager, "playlist_entries", [_entry(0, "s2"), _entry(1, "s3")], "p", "2026-09-21"
+    )
+    assert (same["rows_written"], same["rows_unchanged"]) == (0, 2)
+    current = serving_store.read_table("playlist_entries", playlist_id="p")
+    assert current.select(["playlist_id", "position", "song_id"]).to_pylist() == [
+        {"playlist_id": "p", "position": 0, "song_id": "s2"},
+        {"playlist_id": "p", "position": 1, "song_id": "s3"},
+    ]
+    assert serving_store.read_table("playlist_entries", playlist_id="q").num_rows == 1
+
+
+def test_serving_round_trip_keeps_every_column_type_and_null(manager, serving_store):
+    rows = [
+        {
+            **_song("s1", 'Ünï, "q"\n🎧', added_ms=1_767_225_600_000),
+            "popularity": 7,
+            "isrc": "X",
+            "explicit": True,
+            "disc_number": 1,
+            "track_number": 2,
+        },
+        {"song_id": "s2"},
+    ]
+    _write(manager, "songs", rows, "p", "2026-09-07")
+    expected = pa.Table.from_pylist(rows, schema=schema.SONGS)
+    assert serving_store.read_table("songs").equals(expected)
+    assert serving_store.read_table("artists").schema == schema.ARTISTS
