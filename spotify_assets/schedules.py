@@ -10,7 +10,6 @@ from spotify_assets.partitions import week_playlist_partitions
 weekly_snapshot_job = dg.define_asset_job(
     "weekly_snapshot",
     selection=dg.AssetSelection.all(),
-    partitions_def=week_playlist_partitions,
     description="Snapshots one playlist for one week, through raw, normalized and serving.",
 )
 

@@ -83,6 +83,16 @@ def _added_by(entry: dict) -> str | None:
     return (user.get("id") or None) if user else None
 
 
+def _list(obj: dict, key: str) -> list:
+    """``obj[key]`` as a list; absent or null is empty, anything else is malformed."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"'{key}' is {type(value).__name__}, not a list")
+    return value
+
+
 def _spotify_url(obj: dict) -> str | None:
     return (obj.get("external_urls") or {}).get("spotify")
 
@@ -125,7 +135,7 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
     song_artists = _columns(schema.SONG_ARTISTS)
     seen_artists: set[str] = set()
     seen_albums: set[str] = set()
-    song_row: dict[str, int] = {}
+    seen_songs: set[str] = set()
 
     def add_artist(artist: dict) -> str | None:
         artist_id = artist.get("id")
@@ -152,18 +162,15 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
                 continue
 
             song_id = item["id"]
-            if song_id in song_row:
-                row = song_row[song_id]
-                if added_at and (songs["song_added"][row] or "~") > added_at:
-                    songs["song_added"][row] = added_at
+            if song_id in seen_songs:
                 continue
-
-            track_artist_ids = [add_artist(artist) for artist in item.get("artists") or []]
+            seen_songs.add(song_id)
+            track_artist_ids = [add_artist(artist) for artist in _list(item, "artists")]
             album = item.get("album") or {}
             album_id = album.get("id") or None
             if album_id and album_id not in seen_albums:
                 seen_albums.add(album_id)
-                album_artist_ids = [add_artist(artist) for artist in album.get("artists") or []]
+                album_artist_ids = [add_artist(artist) for artist in _list(album, "artists")]
                 release_date = album.get("release_date")
                 albums["album_id"].append(album_id)
                 albums["name"].append(album.get("name"))
@@ -175,13 +182,11 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
                 albums["artist_id"].append(album_artist_ids[0] if album_artist_ids else None)
                 albums["url"].append(_spotify_url(album))
 
-            song_row[song_id] = len(songs["song_id"])
             songs["song_id"].append(song_id)
             songs["song_name"].append(item.get("name"))
             songs["duration_ms"].append(item.get("duration_ms"))
             songs["url"].append(_spotify_url(item))
             songs["popularity"].append(item.get("popularity"))
-            songs["song_added"].append(added_at)
             songs["album_id"].append(album_id)
             songs["artist_id"].append(track_artist_ids[0] if track_artist_ids else None)
             songs["isrc"].append((item.get("external_ids") or {}).get("isrc"))
@@ -197,9 +202,8 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
             raise _malformed(playlist, week, position, error) from error
 
     entries["snapshot_id"] = [snapshot_id] * len(entries["position"])
-    for columns in (entries, songs):
-        key = "added_at" if columns is entries else "song_added"
-        columns[key] = _timestamps(columns[key], where)
+    entries["added_at"] = _timestamps(entries["added_at"], where)
+    songs["song_added"] = _earliest_added(entries, songs["song_id"])
     return {
         "artists": _table(artists, schema.ARTISTS, where),
         "albums": _table(albums, schema.ALBUMS, where),
@@ -218,6 +222,14 @@ def _timestamps(values: list, where: str) -> pa.Array:
         ) from error
 
 
+def _earliest_added(entries: dict[str, list], song_ids: list[str]) -> pa.Array:
+    """The earliest ``added_at`` of each song among the entries (a song may stand at several)."""
+    added = pa.table({"song_id": entries["song_id"], "added_at": entries["added_at"]})
+    earliest = added.group_by("song_id").aggregate([("added_at", "min")])
+    by_song = dict(zip(earliest["song_id"].to_pylist(), earliest["added_at_min"], strict=True))
+    return pa.array([by_song[song_id] for song_id in song_ids], schema.TIMESTAMP)
+
+
 def flatten_playlist(playlist: dict, *, week: str) -> pa.Table:
     """One row per playlist entry, every field a scalar, for ``raw/playlist_csv``."""
     columns = _columns(schema.PLAYLIST_CSV)
@@ -226,7 +238,7 @@ def flatten_playlist(playlist: dict, *, week: str) -> pa.Table:
             item = item or {}
             album = item.get("album") or {}
             show = item.get("show") or {}
-            artists = item.get("artists") or []
+            artists = _list(item, "artists")
             values = {
                 "position": position,
                 "item_type": item_type,
@@ -253,7 +265,7 @@ def flatten_playlist(playlist: dict, *, week: str) -> pa.Table:
                 "album_type": album.get("album_type"),
                 "album_release_date": album.get("release_date"),
                 "album_release_date_precision": album.get("release_date_precision"),
-                "album_artist_ids": _join_ids(album.get("artists") or []) or None,
+                "album_artist_ids": _join_ids(_list(album, "artists")) or None,
                 "show_id": show.get("id"),
                 "show_name": show.get("name"),
                 "url": _spotify_url(item),

@@ -1,0 +1,86 @@
+"""The definitions load, with the design's keys, groups, partitions, checks and schedule."""
+
+import datetime as dt
+
+import dagster as dg
+
+from spotify_assets import constants
+from spotify_assets.definitions import defs
+from spotify_assets.schedules import last_completed_week, weekly_snapshot_schedule
+from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS
+from spotify_assets_tests.conftest import partition
+
+
+def test_definitions_load_with_the_designed_keys_and_groups():
+    dg.Definitions.validate_loadable(defs)
+    asset_graph = defs.resolve_asset_graph()
+    groups = {
+        key.to_user_string(): asset_graph.get(key).group_name
+        for key in asset_graph.get_all_asset_keys()
+    }
+    assert groups == {
+        "raw/playlist_json": "raw",
+        "raw/playlist_csv": "raw",
+        **{f"normalized/{t}": "normalized" for t in constants.NORMALIZED_TABLES},
+        **{f"serving/{t}": "serving" for t in constants.SERVING_TABLES},
+    }
+    for key in asset_graph.get_all_asset_keys():
+        partitions_def = asset_graph.get(key).partitions_def
+        assert isinstance(partitions_def, dg.MultiPartitionsDefinition)
+        assert sorted(partitions_def.partition_dimension_names) == ["playlist", "week"]
+
+
+def test_lineage_runs_raw_to_normalized_to_serving():
+    asset_graph = defs.resolve_asset_graph()
+
+    def parents(key: str) -> set[str]:
+        node = asset_graph.get(dg.AssetKey.from_user_string(key))
+        return {parent.to_user_string() for parent in node.parent_keys}
+
+    assert parents("raw/playlist_csv") == {"raw/playlist_json"}
+    for table in constants.NORMALIZED_TABLES:
+        assert parents(f"normalized/{table}") == {"raw/playlist_json"}
+    for table in constants.SERVING_TABLES:
+        assert parents(f"serving/{table}") == {f"normalized/{table}"}
+
+
+def test_partitions_are_weeks_starting_monday_times_the_sample_playlists():
+    partitions_def = defs.resolve_asset_graph().get(dg.AssetKey(["raw", "playlist_json"]))
+    partitions_def = partitions_def.partitions_def
+    weeks = partitions_def.get_partitions_def_for_dimension(constants.WEEK)
+    playlists = partitions_def.get_partitions_def_for_dimension(constants.PLAYLIST)
+    assert playlists.get_partition_keys() == sorted(SAMPLE_PLAYLIST_IDS)
+    first_weeks = weeks.get_partition_keys(current_time=dt.datetime(2026, 1, 27))
+    assert first_weeks == ["2026-01-05", "2026-01-12", "2026-01-19"]
+    assert all(dt.date.fromisoformat(week).weekday() == 0 for week in first_weeks)
+
+
+def test_every_normalized_table_has_blocking_checks():
+    asset_graph = defs.resolve_asset_graph()
+    checks = {
+        (check_key.asset_key.to_user_string(), check_key.name): asset_graph.get(check_key).blocking
+        for check_key in asset_graph.asset_check_keys
+    }
+    for table in constants.NORMALIZED_TABLES:
+        assert checks[(f"normalized/{table}", "primary_key_unique_and_not_null")] is True
+    assert checks[("normalized/songs", "foreign_keys_resolve")] is True
+    assert checks[("normalized/playlist_entries", "entries_match_playlist_total")] is True
+
+
+def test_last_completed_week_is_the_monday_before_last():
+    monday_6am = dt.datetime(2026, 11, 16, 6, tzinfo=dt.UTC)
+    assert last_completed_week(monday_6am) == "2026-11-09"
+    assert last_completed_week(dt.datetime(2026, 11, 22, 23, 59, tzinfo=dt.UTC)) == "2026-11-09"
+
+
+def test_schedule_tick_requests_one_run_per_playlist_for_the_previous_week():
+    assert weekly_snapshot_schedule.cron_schedule == "0 6 * * 1"
+    assert weekly_snapshot_schedule.execution_timezone == "UTC"
+    assert weekly_snapshot_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    tick = dt.datetime(2026, 11, 16, 6, tzinfo=dt.UTC)
+    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+        requests = list(weekly_snapshot_schedule(context))
+    assert [request.partition_key for request in requests] == [
+        partition(playlist_id, "2026-11-09") for playlist_id in sorted(SAMPLE_PLAYLIST_IDS)
+    ]
+    assert len({request.run_key for request in requests}) == len(requests)
