@@ -22,6 +22,11 @@ def replay_playlist_ids(replay_dir: str | Path) -> list[str]:
     return sorted(child.name for child in root.iterdir() if child.is_dir())
 
 
+def recorded_weeks(replay_dir: str | Path, playlist_id: str) -> list[str]:
+    """The weeks recorded for one playlist, oldest first."""
+    return sorted(path.stem for path in (Path(replay_dir) / playlist_id).glob("*.json"))
+
+
 def read_replay_file(replay_dir: str | Path, playlist_id: str, week: str) -> Extraction:
     """The recorded snapshot of one playlist for one week, checked to be that playlist."""
     path = Path(replay_dir) / playlist_id / f"{week}.json"
@@ -29,10 +34,8 @@ def read_replay_file(replay_dir: str | Path, playlist_id: str, week: str) -> Ext
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        recorded = sorted(p.stem for p in path.parent.glob("*.json"))
-        raise SourceError(
-            f"{where}: no recording at {path} (recorded weeks: {', '.join(recorded) or 'none'})"
-        ) from None
+        recorded = ", ".join(recorded_weeks(replay_dir, playlist_id)) or "none"
+        raise SourceError(f"{where}: no recording at {path} (recorded weeks: {recorded})") from None
     try:
         playlist = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
