@@ -27,7 +27,8 @@ SERVING_TABLES = (ARTISTS, ALBUMS, SONGS, PLAYLIST_ENTRIES)
 WEEK = "week"
 PLAYLIST = "playlist"
 
-# The first week a partition exists for. Weeks start on Monday.
+# The first week with partitions for the live source (replay starts at its first recording).
+# Weeks start on Monday.
 FIRST_WEEK = "2026-01-05"
 
 # The serving store's file in the data dir (local deployment).

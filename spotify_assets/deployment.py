@@ -10,6 +10,7 @@ from spotify_assets import constants
 from spotify_assets.io_managers.object_store import LocalObjectStore
 from spotify_assets.io_managers.serving import SQLiteServingIOManager
 from spotify_assets.sources import SAMPLE_DATA_DIR, ReplaySource
+from spotify_assets.sources.replay import recorded_weeks
 
 LOCAL = "local"
 AWS = "aws"
@@ -36,6 +37,21 @@ def configured_playlist_ids() -> list[str]:
     """The playlists that get partitions: ``SPOTIFY_PLAYLISTS``, else those of the replay folder."""
     listed = [p.strip() for p in os.environ.get(constants.ENV_PLAYLISTS, "").split(",")]
     return [p for p in listed if p] or playlist_source().playlist_ids()
+
+
+def first_week() -> str:
+    """The first week that gets partitions: the earliest recording when replaying (so every
+    partition of the sample data can be materialized), else ``FIRST_WEEK``."""
+    source = playlist_source()
+    if isinstance(source, ReplaySource):
+        weeks = [
+            week
+            for playlist_id in source.playlist_ids()
+            for week in recorded_weeks(source.replay_dir, playlist_id)
+        ]
+        if weeks:
+            return min(weeks)
+    return constants.FIRST_WEEK
 
 
 def resources() -> dict:

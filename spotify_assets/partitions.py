@@ -3,9 +3,9 @@
 import dagster as dg
 
 from spotify_assets import constants
-from spotify_assets.deployment import configured_playlist_ids
+from spotify_assets.deployment import configured_playlist_ids, first_week
 
-weekly = dg.WeeklyPartitionsDefinition(start_date=constants.FIRST_WEEK, day_offset=1)
+weekly = dg.WeeklyPartitionsDefinition(start_date=first_week(), day_offset=1)
 
 week_playlist_partitions = dg.MultiPartitionsDefinition(
     {
