@@ -85,9 +85,6 @@ class ObjectStoreIOManager(dg.UPathIOManager):
 
     extension = None  # the file name, extension included, is set per partition below
 
-    def __init__(self, base_path: UPath):
-        super().__init__(base_path=base_path)
-
     @staticmethod
     def storage_format(context: dg.InputContext | dg.OutputContext) -> str:
         if isinstance(context, dg.InputContext):
