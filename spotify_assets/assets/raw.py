@@ -1,16 +1,52 @@
 """Raw layer: the playlist exactly as Spotify returned it, and the same entries flattened to CSV."""
 
 import dagster as dg
+from upath import UPath
 
 from spotify_assets import constants
 from spotify_assets.assets.metadata import table_metadata
-from spotify_assets.io_managers.object_store import CSV, JSON, STORAGE_FORMAT
+from spotify_assets.io_managers.object_store import CSV, JSON, STORAGE_FORMAT, decode
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
-from spotify_assets.sources import PlaylistSource, SourceError
+from spotify_assets.sources import PlaylistSource, SourceError, StoredSnapshot
 from spotify_assets.transforms import PlaylistFormatError, flatten_playlist, playlist_entries_page
 
 PLAYLIST_JSON = dg.AssetKey([constants.RAW, "playlist_json"])
 PLAYLIST_CSV = dg.AssetKey([constants.RAW, "playlist_csv"])
+
+
+def latest_stored_snapshot(
+    context: dg.AssetExecutionContext, playlist_id: str
+) -> StoredSnapshot | None:
+    """The newest stored ``raw/playlist_json`` of this playlist, any week, from the event log:
+    its snapshot id now, its document only if the source asks for it."""
+    # The object store is this asset's IO manager, so a run always has it; a direct invocation
+    # of the asset (tests) has none, and then there is nothing stored to reuse.
+    object_store = getattr(context.resources, "object_store", None)
+    if object_store is None:
+        return None
+    weeks = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK)
+    partition_keys = [
+        dg.MultiPartitionKey({constants.WEEK: week, constants.PLAYLIST: playlist_id})
+        for week in weeks.get_partition_keys()
+    ]
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=PLAYLIST_JSON, asset_partitions=partition_keys), limit=1
+    ).records
+    if not records:
+        return None
+    materialization = records[0].asset_materialization
+    snapshot_id = materialization.metadata.get("snapshot_id")
+    path = materialization.metadata.get("path")
+    if snapshot_id is None or path is None or not snapshot_id.value:
+        return None
+    stored_partition = week_playlist_partitions.get_partition_key_from_str(
+        materialization.partition
+    )
+    return StoredSnapshot(
+        week=stored_partition.keys_by_dimension[constants.WEEK],
+        snapshot_id=snapshot_id.value,
+        load=lambda: decode(object_store.read_bytes(UPath(path.value)), JSON),
+    )
 
 
 @dg.asset(
@@ -29,7 +65,9 @@ def playlist_json(
     rebuilt from here."""
     week, playlist_id = week_and_playlist(context)
     try:
-        extraction = playlist_source.extract(playlist_id, week)
+        extraction = playlist_source.extract_reusing(
+            playlist_id, week, latest_stored_snapshot(context, playlist_id)
+        )
     except SourceError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
     playlist = extraction.playlist

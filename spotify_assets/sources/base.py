@@ -1,5 +1,6 @@
 """What every playlist source gives the raw asset."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -19,6 +20,15 @@ class Extraction:
     metadata: dict = field(default_factory=dict)  # extra, source-specific, shown in the UI
 
 
+@dataclass(frozen=True)
+class StoredSnapshot:
+    """The latest raw snapshot stored for a playlist: its version, and its document on demand."""
+
+    week: str
+    snapshot_id: str
+    load: Callable[[], dict]  # reads the stored playlist document; called only when needed
+
+
 class PlaylistSource(dg.ConfigurableResource):
     """Where raw playlists come from: recorded files (replay) or the Spotify API (live)."""
 
@@ -29,3 +39,10 @@ class PlaylistSource(dg.ConfigurableResource):
     def extract(self, playlist_id: str, week: str) -> Extraction:
         """The playlist as it stood at the end of ``week``; raises SourceError when it cannot."""
         raise NotImplementedError
+
+    def extract_reusing(
+        self, playlist_id: str, week: str, latest_stored: StoredSnapshot | None
+    ) -> Extraction:
+        """Like ``extract``; a source that can tell the playlist has not changed since
+        ``latest_stored`` may return that snapshot's entries instead of reading them again."""
+        return self.extract(playlist_id, week)

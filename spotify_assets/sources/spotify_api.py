@@ -1,0 +1,686 @@
+"""Reading a playlist from the Spotify Web API as its owner: plain Python around spotipy.
+
+What the 2026 API allows (see ``shared/reference/spotify-api-2026.md``) decides the shape of this
+module: Authorization Code with the owner's refresh token (only owners and collaborators get a
+playlist's entries), pages of at most 50 entries, a daily quota that answers 429, and editorial
+playlists that answer 404. Every request has a timeout, no token is ever written to disk, nothing
+ever prompts, and no secret reaches a log line or an exception message.
+"""
+
+import datetime as dt
+import email.utils
+import logging
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import spotipy
+from spotipy.cache_handler import MemoryCacheHandler
+from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
+
+from spotify_assets.sources.base import Extraction, SourceError, StoredSnapshot
+
+DEFAULT_API_BASE_URL = "https://api.spotify.com/v1"
+DEFAULT_ACCOUNTS_BASE_URL = "https://accounts.spotify.com"
+SCOPES = "playlist-read-collaborative playlist-read-private"
+LOGIN_COMMAND = "spotify-assets login"
+DEFAULT_LOGIN_PORT = 8888
+PAGE_LIMIT = 50  # the most /playlists/{id}/items returns per page
+ITEM_TYPES = ("track", "episode")  # without episodes Spotify returns them malformed or null
+EDITORIAL_PREFIX = "37i9dQZ"  # Spotify-owned editorial and algorithmic playlists
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+ENTRY_PAGE_KEYS = ("items", "tracks")  # the 2026 name of the paging object first, then the older
+
+_PLAYLIST_ID = re.compile(r"[0-9A-Za-z]{22}")
+_SPOTIFY_HOSTS = {"open.spotify.com", "play.spotify.com"}
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration values
+
+
+def parse_playlist_id(text: str) -> str:
+    """The playlist id in an id, a ``spotify:playlist:`` URI or an open.spotify.com URL
+    (``/intl-xx/``, ``/embed/`` and ``?si=`` forms included)."""
+    value = text.strip()
+    candidate = None
+    if _PLAYLIST_ID.fullmatch(value):
+        candidate = value
+    elif value.startswith("spotify:"):
+        parts = value.split(":")  # spotify:playlist:<id> or spotify:user:<user>:playlist:<id>
+        if len(parts) >= 3 and parts[-2] == "playlist":
+            candidate = parts[-1]
+    else:
+        url = urlsplit(value if "://" in value else f"https://{value}")
+        segments = [segment for segment in url.path.split("/") if segment]
+        if url.hostname in _SPOTIFY_HOSTS and "playlist" in segments[:-1]:
+            candidate = segments[segments.index("playlist") + 1]
+    if candidate is None or not _PLAYLIST_ID.fullmatch(candidate):
+        raise ValueError(
+            f"{text.strip()!r} is not a Spotify playlist id, spotify:playlist: URI or "
+            "open.spotify.com/playlist/ URL"
+        )
+    return candidate
+
+
+def parse_playlist_ids(text: str) -> list[str]:
+    """The playlist ids of a comma-separated list of ids, URIs and URLs, in order, once each."""
+    ids = [parse_playlist_id(part) for part in text.split(",") if part.strip()]
+    return list(dict.fromkeys(ids))
+
+
+def api_base_url(url: str | None) -> str:
+    """The Web API root with its version, without a trailing slash: a bare host gets ``/v1``."""
+    url = (url or DEFAULT_API_BASE_URL).strip().rstrip("/")
+    return url if urlsplit(url).path else f"{url}/v1"
+
+
+def accounts_base_url(url: str | None) -> str:
+    """The accounts service root (``/authorize`` and ``/api/token`` live under it)."""
+    return (url or DEFAULT_ACCOUNTS_BASE_URL).strip().rstrip("/")
+
+
+def latest_completed_week(now: dt.datetime) -> str:
+    """The Monday starting the last week that ended before ``now`` (the schedule's week)."""
+    this_monday = now.date() - dt.timedelta(days=now.weekday())
+    return (this_monday - dt.timedelta(days=7)).isoformat()
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
+    """A ``Retry-After`` header in seconds: delta-seconds or an HTTP date; None if absent."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _human_duration(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    if seconds < 90:
+        return f"{seconds:g} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces known secrets, and anything after ``Bearer``/``Basic`` or under a token key,
+    in log records. spotipy logs request headers and token request bodies at DEBUG."""
+
+    _PATTERNS = (
+        re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+"),
+        re.compile(
+            r"""(?i)(["']?(?:access_token|refresh_token|client_secret|code)["']?\s*[:=]\s*["']?)"""
+            r"""[^"'\s,}&]+"""
+        ),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 6:
+            self._secrets.add(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        text = self._PATTERNS[0].sub(r"\1 [redacted]", text)
+        return self._PATTERNS[1].sub(r"\1[redacted]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+redactor = SecretRedactor()
+for _logger_name in ("spotipy.client", "spotipy.oauth2"):
+    logging.getLogger(_logger_name).addFilter(redactor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Authorization
+
+
+class TokenRequestError(SpotifyOauthError):
+    """The accounts service refused a token request; keeps the status and the headers."""
+
+    def __init__(self, status: int, error: str | None, description: str | None, headers):
+        super().__init__(f"token request failed: {status} {error}", error, description)
+        self.status = status
+        self.headers = headers
+
+
+class OwnerAuthorization(SpotifyOAuth):
+    """spotipy's Authorization Code manager, made safe for unattended runs: tokens live in memory
+    only (no ``.cache`` file), the accounts host is configurable, every request has a timeout,
+    and it raises instead of prompting when it has no usable token."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        refresh_token: str | None = None,
+        redirect_uri: str = f"http://127.0.0.1:{DEFAULT_LOGIN_PORT}/callback",
+        state: str | None = None,
+        accounts_url: str | None = None,
+        timeout_seconds: float = 10.0,
+        session: requests.Session | None = None,
+    ):
+        for secret in (client_secret, refresh_token):
+            redactor.add(secret)
+        cached = None
+        if refresh_token:
+            # Expired on purpose: the first request refreshes it, without a prompt.
+            cached = {"access_token": "", "refresh_token": refresh_token, "expires_at": 0}
+            cached["scope"] = SCOPES
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            state=state,
+            scope=SCOPES,
+            requests_session=session or requests.Session(),
+            requests_timeout=timeout_seconds,
+            open_browser=False,
+            cache_handler=MemoryCacheHandler(token_info=cached),
+        )
+        redactor.add(self._make_authorization_headers()["Authorization"].split()[-1])
+        base = accounts_base_url(accounts_url)
+        self.OAUTH_AUTHORIZE_URL = f"{base}/authorize"
+        self.OAUTH_TOKEN_URL = f"{base}/api/token"
+
+    def get_auth_response(self, open_browser=None):
+        raise SourceError(
+            "no usable Spotify token, and a run never prompts for one: set SPOTIFY_REFRESH_TOKEN "
+            f"(run `{LOGIN_COMMAND}` once to get it)"
+        )
+
+    def get_access_token(self, code=None, as_dict=True, check_cache=True):
+        token = super().get_access_token(code=code, as_dict=as_dict, check_cache=check_cache)
+        self._remember_secrets(token)
+        return token
+
+    def refresh_access_token(self, refresh_token):
+        token_info = super().refresh_access_token(refresh_token)
+        self._remember_secrets(token_info)
+        return token_info
+
+    def forget_access_token(self) -> None:
+        """Makes the next request refresh the access token."""
+        token_info = self.cache_handler.get_cached_token()
+        if token_info:
+            token_info["expires_at"] = 0
+
+    @staticmethod
+    def _remember_secrets(token) -> None:
+        if isinstance(token, dict):
+            redactor.add(token.get("access_token"))
+            redactor.add(token.get("refresh_token"))
+        elif isinstance(token, str):
+            redactor.add(token)
+
+    def _handle_oauth_error(self, http_error):
+        response = http_error.response
+        try:
+            payload = response.json()
+            error, description = payload.get("error"), payload.get("error_description")
+        except ValueError:
+            error, description = None, None
+        raise TokenRequestError(response.status_code, error, description, response.headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a playlist
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long the source waits for Spotify before it gives up on a partition."""
+
+    max_retry_after_seconds: float = 60.0  # a longer Retry-After fails at once
+    max_rate_limit_retries: int = 3
+    max_server_error_retries: int = 4  # 5xx, timeouts and refused connections
+    backoff_seconds: float = 1.0  # doubles on every retry
+    max_backoff_seconds: float = 30.0
+
+    def backoff(self, retry: int) -> float:
+        return min(self.backoff_seconds * 2 ** (retry - 1), self.max_backoff_seconds)
+
+
+class _Refused(Exception):
+    """Spotify answered a request with a 4xx that retrying will not fix."""
+
+    def __init__(self, status: int, spotify_message: str):
+        super().__init__(status, spotify_message)
+        self.status = status
+        self.spotify_message = spotify_message
+
+
+class _ChangedWhileRead(Exception):
+    """The playlist changed between two of the requests that read it."""
+
+
+def entries_page_key(playlist: dict) -> str | None:
+    """Where a playlist object keeps its entries: ``items`` (2026) or ``tracks`` (older)."""
+    for key in ENTRY_PAGE_KEYS:
+        if isinstance(playlist.get(key), dict):
+            return key
+    return None
+
+
+def further_page_count(total: int, embedded: int) -> int:
+    """The ``/items`` requests needed after ``GET /playlists/{id}`` embedded ``embedded``."""
+    return math.ceil(max(0, total - embedded) / PAGE_LIMIT)
+
+
+class SpotifyPlaylistReader:
+    """Reads playlists through one spotipy client, as the owner of the refresh token.
+
+    ``sleep`` and ``now`` are injectable so waits can be tested without waiting. Every wait is
+    logged on ``logger``. ``request_count`` counts Web API responses, ``token_request_count``
+    those of the accounts service.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        api_url: str | None = None,
+        accounts_url: str | None = None,
+        timeout_seconds: float = 10.0,
+        accept_language: str = "en",
+        retry_policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], dt.datetime] = utc_now,
+        logger: logging.Logger | None = None,
+    ):
+        self.api_url = api_base_url(api_url)
+        self.retry_policy = retry_policy
+        self._sleep = sleep
+        self._now = now
+        self._logger = logger or logging.getLogger(__name__)
+        self.request_count = 0
+        self.token_request_count = 0
+        # A session of our own: requests' default adapter retries nothing, so every 429 and 5xx
+        # reaches the policy below instead of urllib3 sleeping up to hours inside spotipy.
+        session = requests.Session()
+        session.hooks["response"].append(self._count_response)
+        self._auth = OwnerAuthorization(
+            client_id,
+            client_secret,
+            refresh_token=refresh_token,
+            accounts_url=accounts_url,
+            timeout_seconds=timeout_seconds,
+            session=session,
+        )
+        self.client = spotipy.Spotify(
+            auth_manager=self._auth,
+            requests_session=session,
+            requests_timeout=timeout_seconds,
+            retries=0,
+            status_retries=0,
+            language=accept_language,
+        )
+        self.client.prefix = f"{self.api_url}/"
+
+    def _count_response(self, response: requests.Response, *args, **kwargs) -> None:
+        if response.url.split("?")[0] == self._auth.OAUTH_TOKEN_URL:
+            self.token_request_count += 1
+        else:
+            self.request_count += 1
+
+    # -- the extraction ---------------------------------------------------------------------
+
+    def read(
+        self, playlist_id: str, week: str, latest_stored: StoredSnapshot | None = None
+    ) -> Extraction:
+        """The playlist as it is now, every entry merged into its paging object.
+
+        When its ``snapshot_id`` equals ``latest_stored``'s, the stored entries are reused and
+        the read costs one request. A playlist edited while it is paged is read once more.
+        """
+        where = f"playlist {playlist_id!r}, week {week}"
+        self._refuse_past_week(week, where)
+        try:
+            for attempt in (1, 2):
+                try:
+                    return self._read_once(playlist_id, latest_stored, where)
+                except _ChangedWhileRead as change:
+                    if attempt == 2:
+                        raise SourceError(
+                            f"{where}: the playlist changed while it was being read, twice in a "
+                            f"row ({change}); it is being edited right now: retry the partition "
+                            "later"
+                        ) from None
+                    self._logger.warning(f"{where}: {change}; reading it once more")
+        except SourceError as error:
+            raise SourceError(redactor.redact(str(error))) from None
+
+    def _read_once(
+        self, playlist_id: str, latest_stored: StoredSnapshot | None, where: str
+    ) -> Extraction:
+        playlist = self._call(
+            lambda: self.client.playlist(playlist_id, additional_types=ITEM_TYPES),
+            where,
+            refusal=lambda status, said: self._playlist_refused(playlist_id, status, said, where),
+        )
+        if not isinstance(playlist, dict) or playlist.get("id") != playlist_id:
+            raise SourceError(f"{where}: Spotify answered with something else than this playlist")
+        page_key = entries_page_key(playlist)
+        if page_key is None:
+            raise SourceError(
+                f"{where}: {self._not_owner(playlist, 'returned none of the entries')}"
+            )
+        first_page = playlist[page_key]
+        entries = first_page.get("items")
+        total = first_page.get("total")
+        if not isinstance(entries, list) or not isinstance(total, int):
+            raise SourceError(f"{where}: the playlist's {page_key!r} is not a paging object")
+        snapshot_id = playlist.get("snapshot_id")
+
+        if latest_stored is not None and snapshot_id and latest_stored.snapshot_id == snapshot_id:
+            stored_entries = self._stored_entries(latest_stored, playlist_id, total, where)
+            if stored_entries is not None:
+                saved = further_page_count(total, len(entries))
+                return self._extraction(
+                    playlist,
+                    page_key,
+                    stored_entries,
+                    unchanged=True,
+                    requests_saved=saved + (1 if saved else 0),
+                    reused_week=latest_stored.week,
+                )
+
+        entries = list(entries)
+        next_url = first_page.get("next")
+        paged = bool(next_url)
+        while next_url:
+            offset = self._next_offset(next_url, playlist_id, len(entries), where)
+            page = self._call(
+                lambda offset=offset: self.client.playlist_items(
+                    playlist_id, limit=PAGE_LIMIT, offset=offset, additional_types=ITEM_TYPES
+                ),
+                where,
+                refusal=lambda status, said: self._items_refused(playlist, status, said, where),
+            )
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise SourceError(f"{where}: a page of entries at offset {offset} is malformed")
+            if page.get("total") != total:
+                raise _ChangedWhileRead(f"its total went from {total} to {page.get('total')}")
+            if not page["items"] and page.get("next"):
+                raise SourceError(f"{where}: an empty page at offset {offset} points further")
+            entries.extend(page["items"])
+            next_url = page.get("next")
+        if len(entries) != total:
+            raise _ChangedWhileRead(f"{len(entries)} entries read, but total says {total}")
+        if paged:
+            # Offsets shift under an edit without changing the count: only the version tells.
+            version = self._call(
+                lambda: self.client.playlist(
+                    playlist_id, fields="snapshot_id", additional_types=ITEM_TYPES
+                ),
+                where,
+                refusal=lambda status, said: self._playlist_refused(
+                    playlist_id, status, said, where
+                ),
+            )
+            now_snapshot = version.get("snapshot_id") if isinstance(version, dict) else None
+            if now_snapshot != snapshot_id:
+                raise _ChangedWhileRead(f"snapshot {snapshot_id} became {now_snapshot}")
+        return self._extraction(playlist, page_key, entries)
+
+    def _extraction(
+        self,
+        playlist: dict,
+        page_key: str,
+        entries: list,
+        *,
+        unchanged: bool = False,
+        requests_saved: int = 0,
+        reused_week: str | None = None,
+    ) -> Extraction:
+        merged = {**playlist, page_key: {**playlist[page_key], "items": entries, "next": None}}
+        metadata = {
+            "unchanged": unchanged,
+            "requests_saved": requests_saved,
+            "token_requests": self.token_request_count,
+        }
+        if reused_week:
+            metadata["entries_reused_from_week"] = reused_week
+        return Extraction(
+            playlist=merged,
+            source=f"{self.api_url}/playlists/{playlist['id']}",
+            request_count=self.request_count,
+            metadata=metadata,
+        )
+
+    def _stored_entries(
+        self, stored: StoredSnapshot, playlist_id: str, total: int, where: str
+    ) -> list | None:
+        """The entries of the stored snapshot, or None (and a warning) if they cannot be used."""
+        try:
+            document = stored.load()
+        except Exception as error:  # a missing or unreadable file only costs the pages
+            self._logger.warning(
+                f"{where}: unchanged since week {stored.week}, but its stored snapshot could not "
+                f"be read ({type(error).__name__}); reading every page instead"
+            )
+            return None
+        key = entries_page_key(document) if isinstance(document, dict) else None
+        entries = document[key].get("items") if key else None
+        if (
+            document.get("id") != playlist_id
+            or document.get("snapshot_id") != stored.snapshot_id
+            or not isinstance(entries, list)
+            or len(entries) != total
+        ):
+            self._logger.warning(
+                f"{where}: the stored snapshot of week {stored.week} is not the playlist "
+                "Spotify describes; reading every page instead"
+            )
+            return None
+        return entries
+
+    def _next_offset(self, next_url: str, playlist_id: str, collected: int, where: str) -> int:
+        """The offset ``next`` asks for. The page is then requested from ``/items`` on the
+        configured host, so the token never goes anywhere else and limit and types stay ours."""
+        url = urlsplit(next_url)
+        offsets = parse_qs(url.query).get("offset", [])
+        if not re.search(rf"/playlists/{playlist_id}/(items|tracks)$", url.path) or not offsets:
+            raise SourceError(f"{where}: Spotify's next page link is not one of this playlist")
+        if offsets[0] != str(collected):
+            raise _ChangedWhileRead(f"the next page starts at {offsets[0]}, not {collected}")
+        return collected
+
+    # -- waiting and failing ------------------------------------------------------------------
+
+    def _refuse_past_week(self, week: str, where: str) -> None:
+        latest = latest_completed_week(self._now())
+        if week < latest:
+            raise SourceError(
+                f"{where}: the live source reads a playlist as it is now, and Spotify cannot "
+                f"return the past: week {week} is older than the latest completed week {latest}. "
+                "Re-materialize the assets downstream of raw/playlist_json for that week from "
+                "the stored raw snapshot instead (or replay a recording of it)"
+            )
+
+    def _call(
+        self, request: Callable[[], T], where: str, refusal: Callable[[int, str], SourceError]
+    ) -> T:
+        """One request, with the waits the policy allows between attempts."""
+        policy = self.retry_policy
+        rate_limited = failed = 0
+        refreshed = False
+        while True:
+            try:
+                return request()
+            except spotipy.SpotifyException as error:
+                status, headers = error.http_status, error.headers or {}
+                said = _spotify_message(error.msg)
+                reason = error.reason or ""
+            except TokenRequestError as error:
+                status, headers = error.status, error.headers or {}
+                said, reason = error.error_description or "", error.error or ""
+                if status != 429 and status < 500:
+                    raise self._token_refused(error, where) from None
+            except requests.Timeout:
+                status, headers, said, reason = None, {}, "no answer in time", "timeout"
+            except requests.ConnectionError:
+                status, headers, said, reason = None, {}, "connection failed", "connection"
+
+            if status == 429:
+                rate_limited += 1
+                wait = self._rate_limit_wait(headers, reason, said, rate_limited, where)
+                why = f"rate-limited by Spotify (429), Retry-After {wait:g} s"
+                attempt = f"retry {rate_limited} of {policy.max_rate_limit_retries}"
+            elif status is None or status >= 500:
+                failed += 1
+                if failed > policy.max_server_error_retries:
+                    problem = f"HTTP {status}" if status else said
+                    raise SourceError(
+                        f"{where}: Spotify kept failing ({problem}) after "
+                        f"{policy.max_server_error_retries} retries; retry the partition later"
+                    )
+                wait = policy.backoff(failed)
+                why = f"Spotify answered {status}" if status else f"Spotify: {said}"
+                attempt = f"retry {failed} of {policy.max_server_error_retries}"
+            elif status == 401 and not refreshed:
+                refreshed = True  # the access token expired early or was revoked: refresh once
+                self._auth.forget_access_token()
+                continue
+            else:
+                raise refusal(status, said)
+            self._logger.warning(f"{where}: {why}; waiting {wait:g} s before {attempt}")
+            self._sleep(wait)
+
+    def _rate_limit_wait(
+        self, headers, reason: str, said: str, rate_limited: int, where: str
+    ) -> float:
+        policy = self.retry_policy
+        now = self._now()
+        retry_after = retry_after_seconds(headers.get("Retry-After"), now)
+        if reason == QUOTA_EXCEEDED or QUOTA_EXCEEDED in said:
+            wait = retry_after if retry_after is not None else 24 * 3600.0
+            raise SourceError(
+                f"{where}: the Spotify app's request quota is used up (429 {QUOTA_EXCEEDED}); "
+                f"retry after {_when(now, wait)}"
+            )
+        wait = retry_after if retry_after is not None else policy.backoff(rate_limited)
+        if wait > policy.max_retry_after_seconds:
+            raise SourceError(
+                f"{where}: Spotify asks to wait {_human_duration(wait)} (429 Retry-After), longer "
+                f"than the {policy.max_retry_after_seconds:g} s a run waits; retry after "
+                f"{_when(now, wait)}"
+            )
+        if rate_limited > policy.max_rate_limit_retries:
+            raise SourceError(
+                f"{where}: still rate-limited by Spotify (429) after "
+                f"{policy.max_rate_limit_retries} waits; retry after {_when(now, wait)}"
+            )
+        return wait
+
+    @staticmethod
+    def _token_refused(error: TokenRequestError, where: str) -> SourceError:
+        if error.error == "invalid_grant":
+            return SourceError(
+                f"{where}: Spotify refused SPOTIFY_REFRESH_TOKEN (invalid_grant: "
+                f"{error.error_description or 'expired or revoked'}). Refresh tokens expire 6 "
+                "months after the owner's consent, and revoking the app's access ends them "
+                f"sooner: run `{LOGIN_COMMAND}` again as the playlists' owner and replace "
+                "SPOTIFY_REFRESH_TOKEN with the token it prints"
+            )
+        if error.error in ("invalid_client", "unauthorized_client"):
+            return SourceError(
+                f"{where}: Spotify refused SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET "
+                f"({error.error}): copy both again from the app's settings on "
+                "developer.spotify.com/dashboard"
+            )
+        return SourceError(
+            f"{where}: Spotify's accounts service refused the token request "
+            f"({error.status} {error.error or ''}: {error.error_description or 'no description'})"
+        )
+
+    @staticmethod
+    def _playlist_refused(playlist_id: str, status: int, said: str, where: str) -> SourceError:
+        spotify_said = f' (Spotify: "{said}")' if said else ""
+        if status == 404 and playlist_id.startswith(EDITORIAL_PREFIX):
+            return SourceError(
+                f"{where}: Spotify answers 404 for its own editorial and algorithmic playlists "
+                f"(ids starting {EDITORIAL_PREFIX}) to apps created after 2024-11-27. Copy it "
+                "into a playlist you own (Add to other playlist) and list the copy in "
+                "SPOTIFY_PLAYLISTS"
+            )
+        if status == 404:
+            return SourceError(
+                f"{where}: Spotify has no such playlist (404){spotify_said}: check its id in "
+                "SPOTIFY_PLAYLISTS; it may have been deleted"
+            )
+        if status == 403:
+            return SourceError(
+                f"{where}: Spotify refuses this playlist to the app (403){spotify_said}. In "
+                "Development Mode the app's owner needs Premium, and every other user must be "
+                "added under User Management in the app's dashboard"
+            )
+        if status == 401:
+            return SourceError(
+                f"{where}: Spotify refused the access token (401){spotify_said}: run "
+                f"`{LOGIN_COMMAND}` again and replace SPOTIFY_REFRESH_TOKEN"
+            )
+        return SourceError(f"{where}: Spotify answered {status}{spotify_said}")
+
+    def _items_refused(self, playlist: dict, status: int, said: str, where: str) -> SourceError:
+        if status == 403:
+            return SourceError(f"{where}: {self._not_owner(playlist, 'refused the entries (403)')}")
+        return self._playlist_refused(playlist["id"], status, said, where)
+
+    @staticmethod
+    def _not_owner(playlist: dict, what_spotify_did: str) -> str:
+        owner = playlist.get("owner") or {}
+        owner_name = owner.get("display_name") or owner.get("id") or "someone else"
+        return (
+            f"Spotify {what_spotify_did} of {playlist.get('name')!r}, owned by {owner_name!r}: "
+            "since 2026 Spotify returns a playlist's entries only to its owner or a "
+            "collaborator, and the account that gave SPOTIFY_REFRESH_TOKEN is neither. Log in "
+            f"as the owner (`{LOGIN_COMMAND}`), ask the owner to make you a collaborator, or "
+            "copy the playlist into one you own"
+        )
+
+
+def _spotify_message(message: str | None) -> str:
+    """spotipy's error text without the URL it puts first."""
+    return (message or "").split(":\n", 1)[-1].strip()
+
+
+def _when(now: dt.datetime, seconds: float) -> str:
+    at = (now + dt.timedelta(seconds=math.ceil(seconds))).astimezone(dt.UTC)
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC (in {_human_duration(seconds)})"
