@@ -11,6 +11,8 @@ from spotify_assets.io_managers.object_store import LocalObjectStore
 from spotify_assets.io_managers.serving import SQLiteServingIOManager, SQLiteServingStore
 from spotify_assets.sources import SAMPLE_DATA_DIR, ReplaySource
 
+pytest_plugins = ["spotify_assets_tests.aws_fixtures"]
+
 
 def partition(playlist_id: str, week: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({constants.PLAYLIST: playlist_id, constants.WEEK: week})

@@ -1,5 +1,7 @@
-"""The object store's exact paths and round trips, and the serving store's rules."""
+"""The object store's exact paths and round trips, and the serving store's rules: one contract
+suite, run against SQLite and against DynamoDB (moto's server)."""
 
+import datetime as dt
 import os
 
 import dagster as dg
@@ -16,7 +18,12 @@ from spotify_assets.io_managers.object_store import (
     LocalObjectStore,
     ObjectStoreIOManager,
 )
-from spotify_assets.io_managers.serving import ServingIOManager
+from spotify_assets.io_managers.serving import (
+    ServingIOManager,
+    ServingStore,
+    SQLiteServingStore,
+    serving_schema,
+)
 from spotify_assets.partitions import week_playlist_partitions
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import schema
@@ -122,7 +129,14 @@ def test_object_store_write_is_atomic_and_keeps_the_old_file_on_failure(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]  # no temporary file left
 
 
-# --- serving store ---------------------------------------------------------------------------
+# --- serving store: the same contract for every backend --------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def serving_store(request, data_dir) -> ServingStore:
+    if request.param == "sqlite":
+        return SQLiteServingStore(data_dir / constants.SQLITE_FILE_NAME)
+    return request.getfixturevalue("dynamodb_store")
 
 
 def _write(manager: ServingIOManager, table_name: str, rows: list[dict], playlist: str, week: str):
@@ -189,11 +203,12 @@ def test_serving_song_added_keeps_the_earliest_time(manager, serving_store):
     assert row["song_added"].timestamp() == 1.0
 
 
-def _entry(position: int, song_id: str | None) -> dict:
+def _entry(position: int, song_id: str | None, snapshot_id: str | None = None) -> dict:
     return {
         "position": position,
         "item_type": "track" if song_id else "unavailable",
         "song_id": song_id,
+        "snapshot_id": snapshot_id,
     }
 
 
@@ -242,3 +257,139 @@ def test_serving_round_trip_keeps_every_column_type_and_null(manager, serving_st
     expected = pa.Table.from_pylist(rows, schema=schema.SONGS)
     assert serving_store.read_table("songs").equals(expected)
     assert serving_store.read_table("artists").schema == schema.ARTISTS
+
+
+def test_serving_entries_write_only_the_positions_that_changed(manager, serving_store):
+    _write(
+        manager,
+        "playlist_entries",
+        [_entry(0, "s1", "snap1"), _entry(1, "s2", "snap1"), _entry(2, "s3", "snap1")],
+        "p",
+        "2026-09-07",
+    )
+    # A new snapshot id on every entry is one change of the playlist, not of every position.
+    changed = _write(
+        manager,
+        "playlist_entries",
+        [_entry(0, "s1", "snap2"), _entry(1, "s9", "snap2"), _entry(2, "s3", "snap2")],
+        "p",
+        "2026-09-14",
+    )
+    assert (changed["rows_written"], changed["rows_unchanged"]) == (1, 2)
+    current = serving_store.read_table("playlist_entries", playlist_id="p")
+    assert current.select(["song_id", "snapshot_id"]).to_pylist() == [
+        {"song_id": "s1", "snapshot_id": "snap2"},
+        {"song_id": "s9", "snapshot_id": "snap2"},
+        {"song_id": "s3", "snapshot_id": "snap2"},
+    ]
+    emptied = _write(manager, "playlist_entries", [], "p", "2026-09-21")
+    assert (emptied["rows_written"], emptied["rows_deleted"]) == (0, 3)
+    assert serving_store.read_table("playlist_entries", playlist_id="p").num_rows == 0
+    older = _write(manager, "playlist_entries", [_entry(0, "s1", "snap1")], "p", "2026-09-14")
+    assert older["rows_kept_newer"] == 1  # the empty newer snapshot is still the served one
+
+
+def _full_row(table_schema: pa.Schema, index: int) -> dict:
+    """A row with every column set, of every type the schemas use."""
+    values = {
+        pa.string(): f'Ünï, "q"\n🎧 {index}',
+        pa.int64(): 2**53 + index,  # beyond a double's exact integers
+        pa.bool_(): bool(index % 2),
+        schema.TIMESTAMP: dt.datetime(2026, 1, 1, 0, 0, index, 1000, tzinfo=dt.UTC),
+    }
+    return {field.name: values[field.type] for field in table_schema}
+
+
+def _sparse_row(table_schema: pa.Schema, index: int) -> dict:
+    """Nulls wherever a column allows them, except names: empty strings are values, not nulls."""
+    row = _full_row(table_schema, index)
+    for field in table_schema:
+        if field.nullable:
+            row[field.name] = "" if field.name.endswith("name") else None
+    return row
+
+
+@pytest.mark.parametrize("table", constants.SERVING_TABLES)
+def test_serving_round_trip_of_every_table_keeps_every_type_and_null(manager, serving_store, table):
+    lake_schema = schema.TABLE_SCHEMAS[table]
+    rows = [_full_row(lake_schema, 0), _sparse_row(lake_schema, 1), _full_row(lake_schema, 2)]
+    if table == constants.PLAYLIST_ENTRIES:
+        for position, row in enumerate(rows):
+            row.update(position=position, snapshot_id="snap")
+    _write(manager, table, rows, "p", "2026-09-07")
+    expected = pa.Table.from_pylist(rows, schema=lake_schema)
+    if table == constants.PLAYLIST_ENTRIES:
+        expected = expected.add_column(0, "playlist_id", pa.array(["p"] * 3))
+    stored = serving_store.read_table(table, playlist_id="p")
+    assert stored.schema == serving_schema(table)
+    assert stored.to_pylist() == expected.cast(serving_schema(table)).to_pylist()
+
+
+def test_serving_notices_a_writer_between_its_read_and_its_write(manager, serving_store):
+    """Another run writes a newer week after this one read and planned: the conditional write
+    fails, this run reads again, and the newer row stays."""
+    other = ServingIOManager(serving_store)
+    put_entities = serving_store.put_entities
+    interleaved = []
+
+    def put_after_another_run(table, rows, expected):
+        if not interleaved:
+            interleaved.append(True)
+            _write(other, "songs", [_song("s1", "Newer", added_ms=5_000)], "q", "2026-09-14")
+        return put_entities(table, rows, expected)
+
+    serving_store.put_entities = put_after_another_run
+    older = _write(
+        manager,
+        "songs",
+        [_song("s1", "Older", added_ms=1_000), _song("s2", "Two")],
+        "p",
+        "2026-09-07",
+    )
+    assert (older["rows_written"], older["rows_kept_newer"]) == (1, 1)
+    songs = {row["song_id"]: row for row in serving_store.read_table("songs").to_pylist()}
+    assert songs["s1"]["song_name"] == "Newer"
+    assert set(songs) == {"s1", "s2"}
+
+
+def test_serving_song_added_stays_earliest_when_two_runs_of_a_week_race(manager, serving_store):
+    other = ServingIOManager(serving_store)
+    put_entities = serving_store.put_entities
+    interleaved = []
+
+    def put_after_another_run(table, rows, expected):
+        if not interleaved:
+            interleaved.append(True)
+            _write(other, "songs", [_song("s1", "One", added_ms=2_000)], "q", "2026-09-07")
+        return put_entities(table, rows, expected)
+
+    serving_store.put_entities = put_after_another_run
+    _write(manager, "songs", [_song("s1", "One", added_ms=3_000)], "p", "2026-09-07")
+    [row] = serving_store.read_table("songs").to_pylist()
+    assert row["song_added"].timestamp() == 2.0
+
+
+def test_serving_entries_notice_a_newer_week_written_between_read_and_write(manager, serving_store):
+    other = ServingIOManager(serving_store)
+    write_entries = serving_store.write_playlist_entries
+    interleaved = []
+
+    def write_after_another_run(*args):
+        if not interleaved:
+            interleaved.append(True)
+            _write(other, "playlist_entries", [_entry(0, "new", "n")], "p", "2026-09-14")
+        return write_entries(*args)
+
+    serving_store.write_playlist_entries = write_after_another_run
+    older = _write(
+        manager,
+        "playlist_entries",
+        [_entry(0, "old", "o"), _entry(1, "old2", "o")],
+        "p",
+        "2026-09-07",
+    )
+    assert (older["rows_written"], older["rows_kept_newer"]) == (0, 2)
+    current = serving_store.read_table("playlist_entries", playlist_id="p")
+    assert current.select(["position", "song_id", "snapshot_id"]).to_pylist() == [
+        {"position": 0, "song_id": "new", "snapshot_id": "n"}
+    ]
