@@ -4,6 +4,7 @@ the resources (picked in :mod:`spotify_assets.deployment`)."""
 import dagster as dg
 
 from spotify_assets.assets import all_assets
+from spotify_assets.assets.analytics import analytics_sensor
 from spotify_assets.deployment import resources
 from spotify_assets.schedules import weekly_snapshot_job, weekly_snapshot_schedule
 
@@ -11,5 +12,6 @@ defs = dg.Definitions(
     assets=all_assets,
     jobs=[weekly_snapshot_job],
     schedules=[weekly_snapshot_schedule],
+    sensors=[analytics_sensor],
     resources=resources(),
 )

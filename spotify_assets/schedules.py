@@ -9,7 +9,8 @@ from spotify_assets.partitions import week_playlist_partitions
 
 weekly_snapshot_job = dg.define_asset_job(
     "weekly_snapshot",
-    selection=dg.AssetSelection.all(),
+    # The snapshot layers only: the analytics assets are partitioned by week alone.
+    selection=dg.AssetSelection.groups(constants.RAW, constants.NORMALIZED, constants.SERVING),
     description="Snapshots one playlist for one week, through raw, normalized and serving.",
 )
 

@@ -1,0 +1,131 @@
+"""Analytics: the lake's history as numbers the Dagster UI plots, and the files the dashboard reads.
+
+Both run the SQL views (``spotify_assets/sql/views``) on the lake's engine: DuckDB over local
+files, Athena over S3. They write small JSON files through the object store, so a page view never
+scans the lake.
+"""
+
+import dagster as dg
+import pyarrow as pa
+
+from spotify_assets import constants
+from spotify_assets.assets.metadata import table_metadata
+from spotify_assets.assets.normalized import normalized_key
+from spotify_assets.io_managers.object_store import CONTENT_TYPES, JSON
+from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
+from spotify_assets.sql import catalog
+from spotify_assets.sql.dashboard import (
+    DASHBOARD_FOLDER,
+    INDEX_FILE,
+    SUMMARY_VIEW,
+    dashboard_files,
+    encode_json,
+    summary_metadata,
+)
+from spotify_assets.sql.lake import lake_at, object_store_root
+
+ANALYTICS = "analytics"
+WEEKLY_SUMMARY = dg.AssetKey([ANALYTICS, "weekly_summary"])
+DASHBOARD = dg.AssetKey([ANALYTICS, "dashboard"])
+
+# Eager, but not waiting for every upstream partition: most weeks of most playlists are never
+# materialized (the partitions start long before a playlist was first snapshotted).
+_AFTER_THE_LAKE_CHANGES = dg.AutomationCondition.eager().without(
+    ~dg.AutomationCondition.any_deps_missing()
+)
+
+
+@dg.asset(
+    key=WEEKLY_SUMMARY,
+    group_name=ANALYTICS,
+    # The same week x playlist partitions as the lake, so `--select '*'` with one partition
+    # key covers the whole graph, and each partition reads only its own folders.
+    partitions_def=week_playlist_partitions,
+    deps=[
+        normalized_key(table)
+        for table in (constants.PLAYLIST_ENTRIES, constants.SONGS, constants.SONG_ARTISTS)
+    ],
+    required_resource_keys={"object_store"},
+    automation_condition=_AFTER_THE_LAKE_CHANGES,
+    kinds={"sql", "json"},
+)
+def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """One playlist's week in numbers: length, hours, items added and removed since its
+    previous snapshot, turnover and distinct credited artists (the `weekly_summary` view).
+    An empty snapshot counts 0 entries and 0 hours.
+
+    Stored as `analytics/weekly_summary/week=<week>/playlist=<id>/weekly_summary.json`; the
+    Plots tab draws each number over the partitions."""
+    week, playlist = week_and_playlist(context)
+    store = context.resources.object_store
+    query = catalog.view_query(SUMMARY_VIEW, week=week, playlist=playlist)
+    result = lake_at(object_store_root(store)).query(query)
+    path = (
+        object_store_root(store)
+        / ANALYTICS
+        / "weekly_summary"
+        / f"{constants.WEEK}={week}"
+        / f"{constants.PLAYLIST}={playlist}"
+        / "weekly_summary.json"
+    )
+    _write(store, path, encode_json(result.records()))
+    return dg.MaterializeResult(
+        metadata={
+            **summary_metadata(result),
+            **table_metadata(pa.Table.from_pylist(result.records())),
+            "path": dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+@dg.asset(
+    key=DASHBOARD,
+    group_name=ANALYTICS,
+    deps=[normalized_key(table) for table in constants.NORMALIZED_TABLES],
+    required_resource_keys={"object_store"},
+    automation_condition=_AFTER_THE_LAKE_CHANGES,
+    kinds={"sql", "json"},
+)
+def dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """What the dashboard page reads: `dashboard/<playlist>/<view>.json` for every view and
+    playlist, and `dashboard/index.json` listing the playlists with their latest summary.
+
+    Trend views keep their whole history; detail views (top artists, movers, shared tracks)
+    only each playlist's newest week, so every file stays small. One query per view over the
+    whole lake, split by playlist here."""
+    store = context.resources.object_store
+    root = object_store_root(store)
+    lake = lake_at(root)
+    results = lake.query_many({name: catalog.view_query(name) for name in catalog.views()})
+    files = dashboard_files(results)
+    for relative_path, data in files.items():
+        _write(store, root / DASHBOARD_FOLDER / relative_path, data)
+    playlists = {path.split("/")[0] for path in files if "/" in path}
+    rows = {name: len(result.rows) for name, result in results.items()}
+    return dg.MaterializeResult(
+        metadata={
+            "engine": lake.engine,
+            "playlists": len(playlists),
+            "files_written": len(files),
+            "bytes_written": sum(len(data) for data in files.values()),
+            "largest_file_bytes": max(len(data) for data in files.values()),
+            "rows_per_view": dg.MetadataValue.json(rows),
+            "index": dg.MetadataValue.path(str(root / DASHBOARD_FOLDER / INDEX_FILE)),
+        }
+    )
+
+
+def _write(store, path, data: bytes) -> None:
+    # Through the object store's own hooks, so the S3 flavour writes to S3.
+    store.make_directory(path.parent)  # a no-op on S3
+    store.write_bytes(path, data, CONTENT_TYPES[JSON])
+
+
+analytics_assets = [weekly_summary, dashboard]
+
+analytics_sensor = dg.AutomationConditionSensorDefinition(
+    "analytics_after_the_lake_changes",
+    target=dg.AssetSelection.groups(ANALYTICS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Refreshes the weekly summary and the dashboard files when the lake changes.",
+)
