@@ -6,7 +6,12 @@ import importlib
 import sys
 
 # Modules with a `register(subcommands)` function, one or more commands each.
-COMMAND_MODULES = ["spotify_assets.cli_playlists"]
+COMMAND_MODULES = [
+    "spotify_assets.cli_playlists",
+    "spotify_assets.sources.login",
+    "spotify_assets.aws.cli",
+    "spotify_assets.cli_sql",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,13 +3,18 @@
 import argparse
 
 from spotify_assets import deployment
+from spotify_assets.sources import ReplaySource
 from spotify_assets.sources.replay import recorded_weeks
 
 
 def run(args: argparse.Namespace) -> int:
-    replay_dir = deployment.playlist_source().replay_dir
+    source = deployment.playlist_source()
     for playlist_id in deployment.configured_playlist_ids():
-        weeks = recorded_weeks(replay_dir, playlist_id)
+        if not isinstance(source, ReplaySource):
+            # Live: only the latest completed week can be read from Spotify.
+            print(f"{playlist_id}  live from Spotify")
+            continue
+        weeks = recorded_weeks(source.replay_dir, playlist_id)
         if args.partitions:
             for week in weeks:
                 print(f"{playlist_id}|{week}")

@@ -4,21 +4,40 @@ The asset code is the same everywhere; only what is returned here changes.
 """
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
 from spotify_assets import constants
+from spotify_assets.io_managers.dynamodb import DynamoDBResource, DynamoDBServingIOManager
 from spotify_assets.io_managers.object_store import LocalObjectStore
+from spotify_assets.io_managers.s3 import S3ObjectStore
 from spotify_assets.io_managers.serving import SQLiteServingIOManager
-from spotify_assets.sources import SAMPLE_DATA_DIR, ReplaySource
+from spotify_assets.sources import (
+    SAMPLE_DATA_DIR,
+    PlaylistSource,
+    ReplaySource,
+    live_source_from_environment,
+    parse_playlist_ids,
+)
 from spotify_assets.sources.replay import recorded_weeks
 
 LOCAL = "local"
 AWS = "aws"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Set by Dagster+ in every branch deployment.
+ENV_IS_BRANCH_DEPLOYMENT = "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT"
+ENV_PULL_REQUEST_ID = "DAGSTER_CLOUD_PULL_REQUEST_ID"
+ENV_DEPLOYMENT_NAME = "DAGSTER_CLOUD_DEPLOYMENT_NAME"
 
 
 def deployment_name() -> str:
-    name = os.environ.get(constants.ENV_DEPLOYMENT, "").strip().lower() or LOCAL
+    """``SPOTIFY_ASSETS_ENV``; unset, ``aws`` in a Dagster+ branch deployment, else ``local``."""
+    name = os.environ.get(constants.ENV_DEPLOYMENT, "").strip().lower()
+    name = name or (AWS if branch_name() else LOCAL)
     if name not in (LOCAL, AWS):
         raise ValueError(f"{constants.ENV_DEPLOYMENT} must be '{LOCAL}' or '{AWS}', not {name!r}")
     return name
@@ -29,14 +48,19 @@ def data_dir() -> Path:
     return Path(os.environ.get(constants.ENV_DATA_DIR) or PROJECT_ROOT / "data")
 
 
-def playlist_source() -> ReplaySource:
-    return ReplaySource(replay_dir=os.environ.get(constants.ENV_REPLAY_DIR) or str(SAMPLE_DATA_DIR))
+def playlist_source() -> PlaylistSource:
+    """Spotify itself when the owner's credentials are set (``SPOTIFY_CLIENT_ID``,
+    ``SPOTIFY_CLIENT_SECRET``, ``SPOTIFY_REFRESH_TOKEN``), else the replay of recordings."""
+    return live_source_from_environment() or ReplaySource(
+        replay_dir=os.environ.get(constants.ENV_REPLAY_DIR) or str(SAMPLE_DATA_DIR)
+    )
 
 
 def configured_playlist_ids() -> list[str]:
-    """The playlists that get partitions: ``SPOTIFY_PLAYLISTS``, else those of the replay folder."""
-    listed = [p.strip() for p in os.environ.get(constants.ENV_PLAYLISTS, "").split(",")]
-    return [p for p in listed if p] or playlist_source().playlist_ids()
+    """The playlists that get partitions: ``SPOTIFY_PLAYLISTS`` (ids, ``spotify:playlist:`` URIs
+    or open.spotify.com URLs, comma-separated), else those of the replay folder."""
+    listed = parse_playlist_ids(os.environ.get(constants.ENV_PLAYLISTS, ""))
+    return listed or playlist_source().playlist_ids()
 
 
 def first_week() -> str:
@@ -57,14 +81,103 @@ def first_week() -> str:
 def resources() -> dict:
     """The resources of the current deployment, by the keys the assets ask for."""
     if deployment_name() == AWS:
-        raise NotImplementedError(
-            f"{constants.ENV_DEPLOYMENT}=aws is not built yet: unset it to run locally"
-        )
+        return aws_resources()
     root = data_dir()
     return {
         "playlist_source": playlist_source(),
         "object_store": LocalObjectStore(data_dir=str(root)),
         "serving_store": SQLiteServingIOManager(
             database_path=str(root / constants.SQLITE_FILE_NAME)
+        ),
+    }
+
+
+def branch_name() -> str | None:
+    """In a Dagster+ branch deployment, its name for storage: ``pr-<id>`` (else the deployment's
+    name, made safe for S3 keys and table names); None anywhere else."""
+    if os.environ.get(ENV_IS_BRANCH_DEPLOYMENT, "").strip().lower() not in ("1", "true"):
+        return None
+    pull_request = os.environ.get(ENV_PULL_REQUEST_ID, "").strip()
+    name = f"pr-{pull_request}" if pull_request else os.environ.get(ENV_DEPLOYMENT_NAME, "")
+    name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if not name:
+        # Without a name of its own the branch would share production's data: refuse to load.
+        raise ValueError(
+            f"a branch deployment ({ENV_IS_BRANCH_DEPLOYMENT}=1) needs {ENV_PULL_REQUEST_ID} or "
+            f"{ENV_DEPLOYMENT_NAME} to get its own S3 prefix and DynamoDB tables"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class AwsStorage:
+    """Where the aws deployment keeps its data; None where a required variable is unset.
+
+    A branch deployment gets ``branches/<branch>/`` before the S3 prefix and ``branch-<branch>-``
+    before the table prefix: outside production's prefixes, so an IAM policy on those never
+    reaches a branch's data, and a branch never touches production's.
+    """
+
+    bucket: str | None
+    s3_prefix: str
+    table_prefix: str | None
+
+    @property
+    def missing_variables(self) -> list[str]:
+        return [
+            variable
+            for variable, value in [
+                (constants.ENV_S3_BUCKET, self.bucket),
+                (constants.ENV_DYNAMODB_TABLE_PREFIX, self.table_prefix),
+            ]
+            if value is None
+        ]
+
+
+def aws_storage() -> AwsStorage:
+    """The bucket, S3 prefix and table prefix from ``SPOTIFY_ASSETS_S3_BUCKET``,
+    ``SPOTIFY_ASSETS_S3_PREFIX`` (optional) and ``SPOTIFY_ASSETS_DYNAMODB_TABLE_PREFIX``."""
+    bucket = os.environ.get(constants.ENV_S3_BUCKET, "").strip() or None
+    s3_prefix = os.environ.get(constants.ENV_S3_PREFIX, "").strip().strip("/")
+    table_prefix = os.environ.get(constants.ENV_DYNAMODB_TABLE_PREFIX, "").strip() or None
+    branch = branch_name()
+    if branch:
+        s3_prefix = "/".join(filter(None, ["branches", branch, s3_prefix]))
+        table_prefix = table_prefix and f"branch-{branch}-{table_prefix}"
+    return AwsStorage(bucket, s3_prefix, table_prefix)
+
+
+def aws_region() -> str | None:
+    """``AWS_REGION`` (set by ECS and Lambda, read by other AWS SDKs but not by boto3); None lets
+    boto3 take ``AWS_DEFAULT_REGION`` or the profile's region."""
+    return os.environ.get("AWS_REGION", "").strip() or None
+
+
+def s3_resource() -> S3Resource:
+    """An S3 client's settings: the endpoint (``AWS_ENDPOINT_URL``) and credentials are boto3's."""
+    return S3Resource(region_name=aws_region())
+
+
+def dynamodb_resource() -> DynamoDBResource:
+    """A DynamoDB client's settings: the endpoint and credentials are boto3's."""
+    return DynamoDBResource(region_name=aws_region())
+
+
+def aws_resources() -> dict:
+    """S3 for the lake, DynamoDB for the serving tables; region, credentials and endpoint
+    (``AWS_ENDPOINT_URL``) from the standard AWS settings."""
+    storage = aws_storage()
+    # An unset required variable becomes an EnvVar, resolved when a run starts: definitions
+    # still load (`dagster definitions validate`), and the run fails naming every unset one.
+    return {
+        "playlist_source": playlist_source(),
+        "object_store": S3ObjectStore(
+            s3=s3_resource(),
+            bucket=storage.bucket or dg.EnvVar(constants.ENV_S3_BUCKET),
+            prefix=storage.s3_prefix,
+        ),
+        "serving_store": DynamoDBServingIOManager(
+            dynamodb=dynamodb_resource(),
+            table_prefix=storage.table_prefix or dg.EnvVar(constants.ENV_DYNAMODB_TABLE_PREFIX),
         ),
     }
