@@ -329,11 +329,20 @@ def changed_items(previous: dict | None, tables: dict) -> int:
             for row in value.to_pylist()
         }
 
+    def kept_earliest(row: dict, stored: dict | None) -> dict:
+        # The serving songs keep the earliest added time ever seen.
+        if stored is None or "song_added" not in row:
+            return row
+        times = [t for t in (row["song_added"], stored["song_added"]) if t is not None]
+        return {**row, "song_added": min(times, default=None)}
+
     total = 0
     for table in constants.SERVING_TABLES:
         new = rows(table, tables[table])
         old = rows(table, previous[table]) if previous else {}
-        total += sum(1 for key, row in new.items() if old.get(key) != row)
+        total += sum(
+            1 for key, row in new.items() if old.get(key) != kept_earliest(row, old.get(key))
+        )
         if table == constants.PLAYLIST_ENTRIES:
             total += sum(1 for key in old if key not in new)
     return total
