@@ -14,4 +14,7 @@ defs = dg.Definitions(
     schedules=[weekly_snapshot_schedule],
     sensors=[analytics_sensor],
     resources=resources(),
+    # One process per run: the steps are small, and a process per step (the default) spent
+    # most of a partition's run starting Python.
+    executor=dg.in_process_executor,
 )
