@@ -158,3 +158,22 @@ def test_a_refused_code_says_what_to_check(spotify):
     )
     with pytest.raises(LoginError, match=r"Spotify refused the code \(invalid_client\): check"):
         _login(spotify, Browser())
+
+
+def test_login_without_a_terminal_names_the_settings_instead_of_asking(
+    monkeypatch, capsys, tmp_path
+):
+    import io
+
+    from spotify_assets.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
+    monkeypatch.delenv("SPOTIFY_CLIENT_SECRET", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.setattr("builtins.input", lambda prompt="": pytest.fail("prompted"))
+
+    assert main(["login", "--no-browser"]) == 2
+    error = capsys.readouterr().err
+    assert "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET are needed" in error
+    assert ".env" in error

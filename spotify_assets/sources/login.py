@@ -204,7 +204,9 @@ it. When runs fail with "invalid_grant", run `{LOGIN_COMMAND}` again and replace
 
 def _setting(name: str, prompt: Callable[[str], str]) -> str:
     value = os.environ.get(name, "").strip() or _dotenv().get(name, "").strip()
-    return value or prompt(f"{name}: ").strip()
+    if value or not sys.stdin.isatty():
+        return value  # no terminal to ask at: run() names what is missing
+    return prompt(f"{name}: ").strip()
 
 
 def _dotenv() -> dict[str, str]:
@@ -217,7 +219,11 @@ def run(args: argparse.Namespace) -> int:
     client_id = _setting(ENV_CLIENT_ID, input)
     client_secret = _setting(ENV_CLIENT_SECRET, getpass.getpass)
     if not client_id or not client_secret:
-        print(f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} are needed", file=sys.stderr)
+        print(
+            f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} are needed: set them in the environment or "
+            "in .env in this folder (your app's settings on developer.spotify.com show both)",
+            file=sys.stderr,
+        )
         return 2
     try:
         token_info = login(
