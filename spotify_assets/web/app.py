@@ -1,0 +1,180 @@
+"""The web app: the dashboard page, its static files and the read API under ``/api``, in one
+Starlette application. ``spotify-assets serve`` runs it with uvicorn; in AWS, Lambda runs the
+same app through Mangum (:mod:`.lambda_handler`) and CloudFront serves the page from S3.
+
+The routes (GET only; HEAD too):
+
+=========================================== ===================================================
+``/api/playlists``                          the dashboard's playlists: name, latest summary
+``/api/playlists/{id}``                     one playlist, its views and its served snapshot
+``/api/playlists/{id}/entries``             its current entries with song, album and artist
+                                            names (``offset``, ``limit``)
+``/api/playlists/{id}/views/{view}``        one dashboard view's rows for the playlist
+``/api/songs/{id}``, ``/api/albums/{id}``,  one song (with album and artist), album, artist
+``/api/artists/{id}``
+``/api/albums/{id}/songs``,                 by index, a page at a time (``limit``, ``after``)
+``/api/artists/{id}/songs``,
+``/api/artists/{id}/albums``
+=========================================== ===================================================
+
+Errors are JSON, ``{"error": {"status": 404, "message": "..."}}``: 400 for a malformed id or
+parameter, 404 for an unknown id, view or route, 405 for another method, 503 when a store is
+overloaded, 500 otherwise (with no detail: those go to the log).
+"""
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from spotify_assets.web.api import ApiError, ReadApi
+from spotify_assets.web.page import (
+    CHART_JS_FILE,
+    CHART_JS_INSTALLED,
+    CHART_JS_VENDOR_PATH,
+    STATIC_DIR,
+    Script,
+    chart_js_script,
+    content_security_policy,
+    render_page,
+    security_headers,
+)
+from spotify_assets.web.serving_reader import StoreUnavailableError
+
+API_PREFIX = "/api/"
+logger = logging.getLogger(__name__)
+
+
+class SecurityHeaders:
+    """ASGI middleware: the same security headers on every response, errors included;
+    ``app`` is the wrapped application."""
+
+    def __init__(self, app, headers: dict[str, str]):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in self.headers if name not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"status": status, "message": message}},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def query_parameters(request: Request) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name in parameters:
+            raise ApiError(400, f"query parameter {name} is given more than once")
+        parameters[name] = value
+    return parameters
+
+
+def api_route(path: str, answer: Callable) -> Route:
+    """A GET route whose answer is ``answer(**path parameters, parameters=query parameters)``:
+    JSON from a value, or stored JSON bytes as they are."""
+
+    def endpoint(request: Request) -> Response:
+        result = answer(**request.path_params, parameters=query_parameters(request))
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(result, bytes):
+            return Response(result, media_type="application/json", headers=headers)
+        return JSONResponse(result, headers=headers)
+
+    return Route(path, endpoint, methods=["GET"])
+
+
+def create_app(
+    api: ReadApi,
+    *,
+    auth: dict | None = None,
+    chart_js: Script | None = None,
+    chart_js_dir: Path = CHART_JS_INSTALLED,
+) -> SecurityHeaders:
+    """The app over ``api``. ``auth`` is what the page needs to sign in where the API wants a
+    token (``{"domain": "https://...", "client_id": "..."}``), None where it does not."""
+    chart_js = chart_js or chart_js_script(chart_js_dir)
+    policy = content_security_policy(chart_js, (auth["domain"],) if auth else ())
+    page = render_page(chart_js)
+
+    def index(request: Request) -> Response:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    def config(request: Request) -> Response:
+        return JSONResponse({"auth": auth}, headers={"Cache-Control": "no-cache"})
+
+    def vendor(request: Request) -> Response:
+        path = chart_js_dir / request.url.path.rsplit("/", 1)[-1]
+        if not path.is_file():
+            raise HTTPException(404, f"Chart.js is not installed here (npm ci in {chart_js_dir})")
+        # The version is in the URL: the file never changes under it.
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    def unknown_api_route(request: Request) -> Response:
+        raise ApiError(404, f"no API route {request.url.path}; the routes are under /api/")
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/config.json", config, methods=["GET"]),
+        Route(CHART_JS_VENDOR_PATH, vendor, methods=["GET"]),
+        Route(CHART_JS_VENDOR_PATH.replace(CHART_JS_FILE, f"{CHART_JS_FILE}.map"), vendor),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        api_route("/api/playlists", api.playlists),
+        api_route("/api/playlists/{playlist_id}", api.playlist),
+        api_route("/api/playlists/{playlist_id}/entries", api.playlist_entries),
+        api_route("/api/playlists/{playlist_id}/views/{view}", api.view),
+        api_route("/api/songs/{song_id}", api.song),
+        api_route("/api/albums/{album_id}", api.album),
+        api_route("/api/albums/{album_id}/songs", api.album_songs),
+        api_route("/api/artists/{artist_id}", api.artist),
+        api_route("/api/artists/{artist_id}/songs", api.artist_songs),
+        api_route("/api/artists/{artist_id}/albums", api.artist_albums),
+        Route("/api/{rest:path}", unknown_api_route, methods=["GET"]),
+    ]
+
+    async def on_api_error(request: Request, error: ApiError) -> Response:
+        return error_response(error.status, error.message)
+
+    async def on_http_error(request: Request, error: HTTPException) -> Response:
+        if request.url.path.startswith(API_PREFIX):
+            return error_response(error.status_code, error.detail, error.headers)
+        return Response(error.detail, status_code=error.status_code, headers=error.headers)
+
+    async def on_store_unavailable(request: Request, error: StoreUnavailableError) -> Response:
+        return error_response(503, str(error), {"Retry-After": "1"})
+
+    async def on_unexpected_error(request: Request, error: Exception) -> Response:
+        logger.exception("the request for %s failed", request.url.path)
+        return error_response(500, "the server failed to answer; the log says why")
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: on_api_error,
+            HTTPException: on_http_error,
+            StoreUnavailableError: on_store_unavailable,
+            Exception: on_unexpected_error,
+        },
+    )
+    # Outside Starlette's own error middleware, so that a 500 gets the headers too.
+    return SecurityHeaders(app, security_headers(policy))

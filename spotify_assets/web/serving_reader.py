@@ -1,0 +1,259 @@
+"""Reads of the serving store for the API: by key in batches, by index, a playlist's entries by
+position. Never a scan: a request costs what it returns, however large the tables grow.
+
+Separate from the IO managers' stores (:mod:`spotify_assets.io_managers.serving`), which own the
+write paths: these readers open SQLite read-only and only read DynamoDB (GetItem, BatchGetItem,
+Query), so the web app needs no write permission anywhere.
+"""
+
+import sqlite3
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from spotify_assets.web.tables import (
+    COLUMNS,
+    ENTITY_KEYS,
+    INDEXES,
+    PLAYLIST_ENTRIES,
+    PLAYLIST_ID,
+    PLAYLIST_VERSIONS,
+    POSITION,
+    SNAPSHOT_ID,
+    WEEK,
+    api_row,
+    table_name,
+)
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem, DynamoDB's limit
+UNPROCESSED_RETRIES = 5
+_DESERIALIZER = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows of an index, in the store's order, and where the next page starts (None: no more)."""
+
+    rows: list[dict]
+    after: str | None
+
+
+@dataclass(frozen=True)
+class PlaylistVersion:
+    """The snapshot of a playlist that the serving store holds."""
+
+    week: str
+    snapshot_id: str | None
+
+
+class ServingReader(ABC):
+    """Read-only access to the serving tables; rows come back as :func:`~.tables.api_row` gives
+    them."""
+
+    @abstractmethod
+    def get_many(self, keys: Mapping[str, Iterable[str]]) -> dict[str, dict[str, dict]]:
+        """The rows of these keys, by table and key (missing keys are left out), in as few
+        round trips as the store allows: ``{"songs": ["id", ...], "albums": [...]}``."""
+
+    def get(self, table: str, key: str) -> dict | None:
+        """One row by its key, or None."""
+        return self.get_many({table: [key]})[table].get(key)
+
+    @abstractmethod
+    def by_index(
+        self, table: str, column: str, value: str, limit: int, after: str | None = None
+    ) -> Page:
+        """Up to ``limit`` rows whose ``column`` is ``value`` (songs by album or artist, albums
+        by artist), starting after the row whose key is ``after``."""
+
+    @abstractmethod
+    def playlist_version(self, playlist_id: str) -> PlaylistVersion | None:
+        """The week and snapshot the store serves for the playlist, or None if it has none."""
+
+    @abstractmethod
+    def playlist_entries(self, playlist_id: str, first: int, last: int) -> list[dict]:
+        """The playlist's served entries at positions ``first`` to ``last`` (both included), in
+        order."""
+
+
+class SQLiteServingReader(ServingReader):
+    """The serving tables in the local SQLite file, opened read-only for each call; a file that
+    does not exist yet reads as empty tables."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def _query(self, sql: str, parameters: Iterable = ()) -> list[sqlite3.Row]:
+        if not self.path.is_file():
+            return []
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as connection:
+            connection.row_factory = sqlite3.Row
+            try:
+                return connection.execute(sql, list(parameters)).fetchall()
+            except sqlite3.OperationalError as error:
+                if "no such table" in str(error):  # the file exists, no run has written yet
+                    return []
+                raise
+
+    def get_many(self, keys: Mapping[str, Iterable[str]]) -> dict[str, dict[str, dict]]:
+        found: dict[str, dict[str, dict]] = {}
+        for table, table_keys in keys.items():
+            key = ENTITY_KEYS[table]
+            wanted = list(dict.fromkeys(table_keys))
+            found[table] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows = self._query(
+                    f"SELECT {', '.join(COLUMNS[table])} FROM {table} "
+                    f"WHERE {key} IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found[table].update({row[key]: api_row(table, dict(row)) for row in rows})
+        return found
+
+    def by_index(
+        self, table: str, column: str, value: str, limit: int, after: str | None = None
+    ) -> Page:
+        if (table, column) not in INDEXES:  # only what DynamoDB can answer, on both stores
+            raise ValueError(f"no index of {table} on {column}")
+        key = ENTITY_KEYS[table]
+        rows = self._query(
+            f"SELECT {', '.join(COLUMNS[table])} FROM {table} "
+            f"WHERE {column} = ? AND {key} > ? ORDER BY {key} LIMIT ?",
+            [value, after or "", limit + 1],
+        )
+        page = [api_row(table, dict(row)) for row in rows[:limit]]
+        return Page(page, page[-1][key] if len(rows) > limit else None)
+
+    def playlist_version(self, playlist_id: str) -> PlaylistVersion | None:
+        versions = self._query(
+            f"SELECT {WEEK} FROM {PLAYLIST_VERSIONS} WHERE {PLAYLIST_ID} = ?", [playlist_id]
+        )
+        if not versions:
+            return None
+        # Locally the snapshot id is kept on every entry; an emptied playlist has none.
+        snapshot = self._query(
+            f"SELECT {SNAPSHOT_ID} FROM {PLAYLIST_ENTRIES} WHERE {PLAYLIST_ID} = ? LIMIT 1",
+            [playlist_id],
+        )
+        return PlaylistVersion(versions[0][WEEK], snapshot[0][SNAPSHOT_ID] if snapshot else None)
+
+    def playlist_entries(self, playlist_id: str, first: int, last: int) -> list[dict]:
+        rows = self._query(
+            f"SELECT {', '.join(COLUMNS[PLAYLIST_ENTRIES])} FROM {PLAYLIST_ENTRIES} "
+            f"WHERE {PLAYLIST_ID} = ? AND {POSITION} BETWEEN ? AND ? ORDER BY {POSITION}",
+            [playlist_id, first, last],
+        )
+        return [api_row(PLAYLIST_ENTRIES, dict(row)) for row in rows]
+
+
+class StoreUnavailableError(RuntimeError):
+    """The store did not answer in full after retries; the request may be tried again."""
+
+
+def _plain(item: Mapping) -> dict:
+    return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+
+
+class DynamoDBServingReader(ServingReader):
+    """The serving tables in DynamoDB (``client`` is a boto3 DynamoDB client). Eventually
+    consistent reads: half the cost, and a page view does not need the last second's write."""
+
+    def __init__(self, client, table_prefix: str, retry_delay: float = 0.05):
+        self.client = client
+        self.table_prefix = table_prefix
+        self.retry_delay = retry_delay
+
+    def _name(self, table: str) -> str:
+        return table_name(self.table_prefix, table)
+
+    def get_many(self, keys: Mapping[str, Iterable[str]]) -> dict[str, dict[str, dict]]:
+        # One BatchGetItem reads up to 100 keys of any tables together.
+        wanted = [
+            (table, value)
+            for table, table_keys in keys.items()
+            for value in dict.fromkeys(table_keys)
+        ]
+        tables = {self._name(table): table for table in keys}
+        found: dict[str, dict[str, dict]] = {table: {} for table in keys}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            request: dict[str, dict] = {}
+            for table, value in wanted[start : start + BATCH_GET_LIMIT]:
+                request.setdefault(self._name(table), {"Keys": []})["Keys"].append(
+                    {ENTITY_KEYS[table]: {"S": value}}
+                )
+            for name, items in self._batch_get(request).items():
+                table = tables[name]
+                for item in items:
+                    row = api_row(table, _plain(item))
+                    found[table][row[ENTITY_KEYS[table]]] = row
+        return found
+
+    def _batch_get(self, request: dict) -> dict[str, list]:
+        items: dict[str, list] = {}
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            response = self.client.batch_get_item(RequestItems=request)
+            for name, found in response.get("Responses", {}).items():
+                items.setdefault(name, []).extend(found)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(self.retry_delay * 2**attempt)
+        raise StoreUnavailableError("DynamoDB left keys unprocessed; try again in a moment")
+
+    def by_index(
+        self, table: str, column: str, value: str, limit: int, after: str | None = None
+    ) -> Page:
+        key = ENTITY_KEYS[table]
+        arguments = {
+            "TableName": self._name(table),
+            "IndexName": INDEXES[(table, column)],
+            "KeyConditionExpression": "#c = :v",
+            "ExpressionAttributeNames": {"#c": column},
+            "ExpressionAttributeValues": {":v": {"S": value}},
+            "Limit": limit,
+        }
+        if after:
+            # An index's page starts after a key holding the table's key and the index's.
+            arguments["ExclusiveStartKey"] = {key: {"S": after}, column: {"S": value}}
+        response = self.client.query(**arguments)
+        rows = [api_row(table, _plain(item)) for item in response["Items"]]
+        last = response.get("LastEvaluatedKey")
+        return Page(rows, last[key]["S"] if last else None)
+
+    def playlist_version(self, playlist_id: str) -> PlaylistVersion | None:
+        item = self.client.get_item(
+            TableName=self._name(PLAYLIST_VERSIONS),
+            Key={PLAYLIST_ID: {"S": playlist_id}},
+            ProjectionExpression="#w, #s",
+            ExpressionAttributeNames={"#w": WEEK, "#s": SNAPSHOT_ID},
+        ).get("Item")
+        if item is None:
+            return None
+        version = _plain(item)
+        return PlaylistVersion(version[WEEK], version.get(SNAPSHOT_ID))
+
+    def playlist_entries(self, playlist_id: str, first: int, last: int) -> list[dict]:
+        arguments = {
+            "TableName": self._name(PLAYLIST_ENTRIES),
+            "KeyConditionExpression": "#p = :p AND #n BETWEEN :first AND :last",
+            "ExpressionAttributeNames": {"#p": PLAYLIST_ID, "#n": POSITION},
+            "ExpressionAttributeValues": {
+                ":p": {"S": playlist_id},
+                ":first": {"N": str(first)},
+                ":last": {"N": str(last)},
+            },
+        }
+        rows = []
+        while True:
+            response = self.client.query(**arguments)
+            rows += [api_row(PLAYLIST_ENTRIES, _plain(item)) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return rows
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
