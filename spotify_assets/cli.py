@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "spotify_assets.sources.login",
     "spotify_assets.aws.cli",
     "spotify_assets.cli_sql",
+    "spotify_assets.web.cli",
 ]
 
 
