@@ -210,3 +210,26 @@ def test_an_empty_playlist_week_still_writes_every_table_with_its_columns(data_d
         ),
         schema.PLAYLIST_CSV.empty_table(),
     )
+
+
+def test_an_older_week_of_another_playlist_never_replaces_newer_entities(
+    data_dir, instance, serving_store
+):
+    # The main and the collaborative sample playlists share tracks.
+    other = SAMPLE_PLAYLIST_IDS[1]
+    _materialize(data_dir, instance, SECOND_WEEK)
+    songs = serving_store.read_table(constants.SONGS)
+
+    backfill = _materialize(data_dir, instance, FIRST_WEEK, playlist=other)
+
+    assert serving_store.read_table(constants.SONGS).equals(songs)
+    metadata = _serving_metadata(backfill)
+    for table in (constants.ARTISTS, constants.ALBUMS, constants.SONGS):
+        assert metadata[table]["rows_written"] == 0
+        assert (
+            f"older than week {SECOND_WEEK}, already served for a playlist"
+            in (metadata[table]["note"])
+        )
+    # The other playlist's own entries are still served: its first week in the store.
+    assert metadata[constants.PLAYLIST_ENTRIES]["rows_written"] > 0
+    assert serving_store.read_table(constants.PLAYLIST_ENTRIES, playlist_id=other).num_rows > 0

@@ -393,3 +393,16 @@ def test_serving_entries_notice_a_newer_week_written_between_read_and_write(mana
     assert current.select(["position", "song_id", "snapshot_id"]).to_pylist() == [
         {"position": 0, "song_id": "new", "snapshot_id": "n"}
     ]
+
+
+def test_local_files_get_the_umask_mode_not_a_private_one(tmp_path):
+    from upath import UPath
+
+    manager = ObjectStoreIOManager(base_path=UPath(tmp_path))
+    target = UPath(tmp_path / "f.json")
+    previous = os.umask(0o022)
+    try:
+        manager.write_bytes(target, b"{}", "application/json")
+    finally:
+        os.umask(previous)
+    assert os.stat(target).st_mode & 0o777 == 0o644

@@ -690,3 +690,9 @@ def test_csv_bytes_have_a_header_and_crlf_line_ends():
     odd = encode(odd_flat_table(), "csv")
     assert odd.startswith(header)
     assert b'"a, ""quoted"" b\nline 2\r\nline 3' in odd  # quotes doubled, ends kept
+
+
+def test_added_at_with_microseconds_is_kept_to_the_millisecond():
+    tables = rows(playlist(entry(track("t1", AL1, AR1), added_at="2026-09-03T18:22:05.123456Z")))
+    [entry_added] = [row["added_at"] for row in tables["playlist_entries"]]
+    assert entry_added == datetime(2026, 9, 3, 18, 22, 5, 123000, tzinfo=UTC)

@@ -114,6 +114,9 @@ class ObjectStoreIOManager(dg.UPathIOManager):
         directory = os.fspath(path.parent)
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         try:
+            # mkstemp makes the file private (0600); a lake file gets the usual umask mode, so
+            # readers running as another user (DuckDB, a webserver) can open it.
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
             os.replace(temporary, os.fspath(path))
@@ -123,6 +126,12 @@ class ObjectStoreIOManager(dg.UPathIOManager):
 
     def read_bytes(self, path: UPath) -> bytes:
         return path.read_bytes()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class LocalObjectStore(dg.ConfigurableIOManagerFactory):

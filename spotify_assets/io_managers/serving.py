@@ -3,11 +3,13 @@
 The rules, the same for every backend (SQLite here, DynamoDB in aws):
 - entity rows (artists, albums, songs) are upserted by primary key; a row is written only when it
   is new or its content changed, and never over a row that a newer week wrote;
-- ``songs.song_added`` keeps the earliest ``added_at`` ever seen for the song;
+- ``songs.song_added`` keeps the earliest ``added_at`` the serving store has seen for the song;
 - a playlist's entries are replaced only by a week at least as new as the stored one, and only
   the positions that changed are written; positions past the new end are deleted;
-- a partition older than the newest week already served for its playlist writes nothing at all
-  (a backfill refreshes the lake, never the current state).
+- a partition older than the newest week already served for its playlist writes no entries, and
+  one older than the newest week served for any playlist writes no entity rows (a backfill
+  refreshes the lake, never the current state; an unchanged row is not rewritten, so its stored
+  week alone cannot tell a newer week saw it).
 
 Writes are optimistic: the IO manager reads what is stored, plans, and the store writes only if
 what it read is still there; when another run got there first, the IO manager reads and plans
@@ -381,8 +383,9 @@ class SQLiteServingStore(ServingStore):
         return table_from_plain_rows(records, table_schema)
 
 
-def newest_served_week(context: dg.OutputContext, playlist_id: str) -> str | None:
-    """The newest week of this asset already materialized for the playlist, from Dagster's log."""
+def newest_served_week(context: dg.OutputContext, playlist_id: str | None) -> str | None:
+    """The newest week of this asset already materialized, for one playlist or (None) for any,
+    from Dagster's log."""
     try:
         instance = context.step_context.instance
     except dg.DagsterInvariantViolationError:  # a context built by hand, outside a run
@@ -390,7 +393,7 @@ def newest_served_week(context: dg.OutputContext, playlist_id: str) -> str | Non
     weeks = [
         key.split("|")[1]  # multi-partition keys list their dimensions in name order
         for key in instance.get_materialized_partitions(context.asset_key)
-        if key.split("|")[0] == playlist_id
+        if playlist_id is None or key.split("|")[0] == playlist_id
     ]
     return max(weeks, default=None)
 
@@ -409,12 +412,16 @@ class ServingIOManager(dg.IOManager):
         table = context.asset_key.path[-1]
         partition = context.partition_key.keys_by_dimension
         playlist_id, week = partition[constants.PLAYLIST], partition[constants.WEEK]
-        newest = newest_served_week(context, playlist_id)
+        # Entities are shared by playlists: an unchanged row keeps the week that last changed
+        # it, so only a week at least as new as any served one may write them.
+        entries = table == constants.PLAYLIST_ENTRIES
+        newest = newest_served_week(context, playlist_id if entries else None)
         if newest is not None and newest > week:
+            served_for = "this playlist" if entries else "a playlist"
             summary = WriteSummary(
                 rows_in=obj.num_rows,
-                note=f"week {week} is older than week {newest}, already served for this "
-                "playlist: the lake was refreshed, the serving state was left as it is",
+                note=f"week {week} is older than week {newest}, already served for {served_for}: "
+                "the lake was refreshed, the serving state was left as it is",
             )
         elif table == constants.PLAYLIST_ENTRIES:
             summary = self._write_playlist_entries(playlist_id, week, plain_rows(obj))

@@ -79,6 +79,7 @@ class _CallbackServer(HTTPServer):
 
 class _CallbackHandler(BaseHTTPRequestHandler):
     server: _CallbackServer
+    timeout = 10  # a connection that sends nothing must not hold the login past its deadline
 
     def log_message(self, format, *args) -> None:  # the URL carries the code: keep it quiet
         pass
@@ -89,7 +90,8 @@ class _CallbackHandler(BaseHTTPRequestHandler):
             return self._reply(404, "Not the login callback.")
         answer = {key: values[0] for key, values in parse_qs(url.query).items()}
         if answer.get("state") != self.server.state:
-            self.server.error = "the consent answer did not carry this login's state; try again"
+            # Not Spotify's answer to this login (another tab, or anything on this machine):
+            # refuse it and keep waiting, so it cannot end the login either.
             return self._reply(400, "This answer belongs to another login attempt.")
         if "error" in answer:
             self.server.error = (

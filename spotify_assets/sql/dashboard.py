@@ -58,7 +58,7 @@ def dashboard_files(results: dict[str, QueryResult]) -> dict[str, bytes]:
     playlists = sorted({playlist for rows in grouped.values() for playlist in rows})
     latest = latest_weeks(grouped)
     for playlist in playlists:
-        if not _PLAYLIST_ID.match(playlist):
+        if not _PLAYLIST_ID.fullmatch(playlist):
             raise ValueError(f"playlist id {playlist!r} is not a Spotify id; refusing the path")
     files: dict[str, bytes] = {}
     for name, result in results.items():

@@ -215,7 +215,9 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
 
 def _timestamps(values: list, where: str) -> pa.Array:
     try:
-        return pa.array(values, pa.string()).cast(schema.TIMESTAMP)
+        # Parsed at microseconds, then truncated: "…:05.123456Z" is valid ISO-8601 too.
+        parsed = pa.array(values, pa.string()).cast(pa.timestamp("us", tz="UTC"))
+        return parsed.cast(schema.TIMESTAMP, safe=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
         raise PlaylistFormatError(
             f"{where}: an added_at is not an ISO-8601 time ({error})"

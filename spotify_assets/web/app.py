@@ -126,7 +126,7 @@ def create_app(
     def vendor(request: Request) -> Response:
         path = chart_js_dir / request.url.path.rsplit("/", 1)[-1]
         if not path.is_file():
-            raise HTTPException(404, f"Chart.js is not installed here (npm ci in {chart_js_dir})")
+            raise HTTPException(404, "Chart.js is not installed here: run npm ci")
         # The version is in the URL: the file never changes under it.
         return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
