@@ -177,7 +177,11 @@ def test_floats_become_decimals_and_come_back_as_floats():
 def test_an_item_over_400_kb_fails_the_partition_before_anything_is_written(dynamodb_store, calls):
     rows = _songs(5)
     rows[3]["song_name"] = "x" * 410_000
-    with pytest.raises(ItemTooLargeError, match=r"songs item \{'song_id': 's0003'\}.*song_name"):
+    with pytest.raises(
+        ItemTooLargeError,
+        match=r"^playlist 'p', week 2026-09-07, serving/songs: "
+        r".*songs item \{'song_id': 's0003'\}.*song_name",
+    ):
         _write(dynamodb_store, "songs", rows, "p", "2026-09-07")
     assert calls.count("PutItem") == 0
     assert dynamodb_store.read_table("songs").num_rows == 0

@@ -40,6 +40,7 @@ from spotify_assets.io_managers.serving import (
     WEEK_COLUMN,
     ServingIOManager,
     ServingStore,
+    ServingStoreError,
     StoredVersion,
     serving_schema,
     table_from_plain_rows,
@@ -60,15 +61,15 @@ SERIALIZER = TypeSerializer()
 DESERIALIZER = TypeDeserializer()
 
 
-class DynamoDBCapacityError(RuntimeError):
+class DynamoDBCapacityError(ServingStoreError, RuntimeError):
     """DynamoDB kept throttling after every retry; run the partition again later."""
 
 
-class ItemTooLargeError(ValueError):
+class ItemTooLargeError(ServingStoreError, ValueError):
     """A row would make an item over DynamoDB's 400 KB limit."""
 
 
-class MissingTableError(RuntimeError):
+class MissingTableError(ServingStoreError, RuntimeError):
     """A serving table does not exist in this account, region and prefix."""
 
 

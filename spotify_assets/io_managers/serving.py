@@ -190,7 +190,11 @@ def plan_playlist_entries(rows: list[dict], week: str, stored: Mapping[int, str]
     return plan
 
 
-class ConcurrentWriteError(RuntimeError):
+class ServingStoreError(Exception):
+    """A write the serving store refused; the IO manager adds the playlist and the week."""
+
+
+class ConcurrentWriteError(ServingStoreError, RuntimeError):
     """Other runs kept changing the same rows; the partition can simply be run again."""
 
 
@@ -423,10 +427,15 @@ class ServingIOManager(dg.IOManager):
                 note=f"week {week} is older than week {newest}, already served for {served_for}: "
                 "the lake was refreshed, the serving state was left as it is",
             )
-        elif table == constants.PLAYLIST_ENTRIES:
-            summary = self._write_playlist_entries(playlist_id, week, plain_rows(obj))
         else:
-            summary = self._write_entities(table, week, plain_rows(obj))
+            try:
+                if entries:
+                    summary = self._write_playlist_entries(playlist_id, week, plain_rows(obj))
+                else:
+                    summary = self._write_entities(table, week, plain_rows(obj))
+            except ServingStoreError as error:
+                where = f"playlist {playlist_id!r}, week {week}, serving/{table}"
+                raise type(error)(f"{where}: {error}") from error
         context.add_output_metadata(summary.as_metadata())
 
     def _write_entities(self, table: str, week: str, rows: list[dict]) -> WriteSummary:
