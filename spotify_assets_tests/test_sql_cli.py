@@ -161,7 +161,13 @@ def test_aws_mode_prints_the_athena_query(monkeypatch, capsys):
     assert out == athena_query_text(expected) + ";\n"
     tree = sqlglot.parse_one(out.rstrip(";\n"), read="trino")
     top_level = [cte.alias for cte in tree.find(sqlglot.exp.With).expressions]
-    assert top_level == ["artist_diversity", "playlist_length", "weekly_changes", "weekly_summary"]
+    assert top_level == [
+        "artist_diversity",
+        "snapshot_pairs",
+        "playlist_length",
+        "weekly_changes",
+        "weekly_summary",
+    ]
     assert "read_parquet" not in out and "add --run" in err
 
 

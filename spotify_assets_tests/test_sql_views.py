@@ -151,6 +151,13 @@ def expect_playlist_length(lake):
     return rows
 
 
+def expect_snapshot_pairs(lake):
+    return [
+        {"playlist": playlist, "week": week, "previous_week": previous}
+        for (playlist, week), previous in _previous(lake).items()
+    ]
+
+
 def expect_weekly_changes(lake):
     items, rows = _items(lake), []
     for (playlist, week), previous in _previous(lake).items():

@@ -4,15 +4,7 @@
 -- Spotify does not say (old entries, deleted accounts).
 -- order by: playlist, week, entries DESC, added_by
 -- dashboard: history
-WITH snapshots AS (
-    SELECT
-        s.playlist,
-        s.week,
-        LAG(s.week) OVER (PARTITION BY s.playlist ORDER BY CAST(s.week AS DATE)) AS previous_week
-    FROM (SELECT DISTINCT playlist, week FROM playlist_entries) AS s
-),
-
-previous_items AS (
+WITH previous_items AS (
     SELECT DISTINCT playlist, week, uri
     FROM playlist_entries
     WHERE uri IS NOT NULL
@@ -29,7 +21,7 @@ marked AS (
         s.previous_week,
         p.uri AS previous_uri
     FROM playlist_entries AS e
-    INNER JOIN snapshots AS s ON s.playlist = e.playlist AND s.week = e.week
+    INNER JOIN snapshot_pairs AS s ON s.playlist = e.playlist AND s.week = e.week
     LEFT JOIN previous_items AS p
         ON p.playlist = s.playlist AND p.week = s.previous_week AND p.uri = e.uri
 )

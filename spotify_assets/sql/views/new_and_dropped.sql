@@ -2,15 +2,7 @@
 -- (with its position now) or 'dropped' (with the position it had). Positions count from 0.
 -- order by: playlist, week, change, position
 -- dashboard: history
-WITH snapshots AS (
-    SELECT
-        s.playlist,
-        s.week,
-        LAG(s.week) OVER (PARTITION BY s.playlist ORDER BY CAST(s.week AS DATE)) AS previous_week
-    FROM (SELECT DISTINCT playlist, week FROM playlist_entries) AS s
-),
-
-items AS (
+WITH items AS (
     SELECT playlist, week, uri, MIN(position) AS position
     FROM playlist_entries
     WHERE uri IS NOT NULL
@@ -19,14 +11,14 @@ items AS (
 
 changes AS (
     SELECT s.playlist, s.week, 'added' AS change, c.week AS seen_week, c.position
-    FROM snapshots AS s
+    FROM snapshot_pairs AS s
     INNER JOIN items AS c ON c.playlist = s.playlist AND c.week = s.week
     LEFT JOIN items AS p
         ON p.playlist = s.playlist AND p.week = s.previous_week AND p.uri = c.uri
     WHERE s.previous_week IS NOT NULL AND p.uri IS NULL
     UNION ALL
     SELECT s.playlist, s.week, 'dropped' AS change, p.week AS seen_week, p.position
-    FROM snapshots AS s
+    FROM snapshot_pairs AS s
     INNER JOIN items AS p ON p.playlist = s.playlist AND p.week = s.previous_week
     LEFT JOIN items AS c ON c.playlist = s.playlist AND c.week = s.week AND c.uri = p.uri
     WHERE c.uri IS NULL

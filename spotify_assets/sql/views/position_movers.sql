@@ -6,15 +6,7 @@
 -- counts at its first position.
 -- order by: playlist, week, ABS(places_up) DESC, position
 -- dashboard: latest week
-WITH snapshots AS (
-    SELECT
-        s.playlist,
-        s.week,
-        LAG(s.week) OVER (PARTITION BY s.playlist ORDER BY CAST(s.week AS DATE)) AS previous_week
-    FROM (SELECT DISTINCT playlist, week FROM playlist_entries) AS s
-),
-
-positions AS (
+WITH positions AS (
     SELECT playlist, week, song_id, MIN(position) AS position
     FROM playlist_entries
     WHERE song_id IS NOT NULL
@@ -30,7 +22,7 @@ kept AS (
         p.position AS previous_position,
         ROW_NUMBER() OVER (PARTITION BY s.playlist, s.week ORDER BY c.position) AS rank_now,
         ROW_NUMBER() OVER (PARTITION BY s.playlist, s.week ORDER BY p.position) AS rank_before
-    FROM snapshots AS s
+    FROM snapshot_pairs AS s
     INNER JOIN positions AS c ON c.playlist = s.playlist AND c.week = s.week
     INNER JOIN positions AS p
         ON p.playlist = s.playlist AND p.week = s.previous_week AND p.song_id = c.song_id

@@ -4,15 +4,7 @@
 -- The first snapshot of a playlist has no previous one: its counts are null.
 -- order by: playlist, week
 -- dashboard: history
-WITH snapshots AS (
-    SELECT
-        s.playlist,
-        s.week,
-        LAG(s.week) OVER (PARTITION BY s.playlist ORDER BY CAST(s.week AS DATE)) AS previous_week
-    FROM (SELECT DISTINCT playlist, week FROM playlist_entries) AS s
-),
-
-items AS (
+WITH items AS (
     SELECT DISTINCT playlist, week, uri
     FROM playlist_entries
     WHERE uri IS NOT NULL
@@ -20,11 +12,11 @@ items AS (
 
 presence AS (
     SELECT s.playlist, s.week, i.uri, 1 AS in_current, 0 AS in_previous
-    FROM snapshots AS s
+    FROM snapshot_pairs AS s
     INNER JOIN items AS i ON i.playlist = s.playlist AND i.week = s.week
     UNION ALL
     SELECT s.playlist, s.week, i.uri, 0 AS in_current, 1 AS in_previous
-    FROM snapshots AS s
+    FROM snapshot_pairs AS s
     INNER JOIN items AS i ON i.playlist = s.playlist AND i.week = s.previous_week
 ),
 
@@ -61,5 +53,5 @@ SELECT
         WHEN s.previous_week IS NOT NULL
             THEN CAST(c.added + c.removed AS DOUBLE) / NULLIF(c.added + c.removed + c.kept, 0)
     END AS turnover
-FROM snapshots AS s
+FROM snapshot_pairs AS s
 LEFT JOIN counts AS c ON c.playlist = s.playlist AND c.week = s.week
