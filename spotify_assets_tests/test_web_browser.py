@@ -1,15 +1,14 @@
 """The dashboard page in a real browser: Debian's headless Chromium driven by Playwright, against
 `spotify-assets serve`'s app on 127.0.0.1 over the sample lake (plus a playlist of HTML names).
 
-Nothing reaches the internet: Chart.js comes from node_modules (`npm ci` in spotify_assets/web),
-and every request for another host is refused and counted. Without Chromium or node_modules
-these tests are skipped, unless SPOTIFY_ASSETS_BROWSER_TESTS=required (CI) makes that a failure.
+Nothing reaches the internet: Chart.js comes with the package, from the page's own server, and
+every request for another host is aborted and recorded. Without Chromium these tests are
+skipped, unless SPOTIFY_ASSETS_BROWSER_TESTS=required (CI) makes that a failure.
 """
 
 import base64
 import hashlib
 import json
-import os
 import threading
 import time
 import urllib.parse
@@ -22,9 +21,15 @@ import pytest
 import uvicorn
 
 from spotify_assets.web.app import create_app
-from spotify_assets.web.page import CHART_JS_CDN_URL, chart_js_installed
+from spotify_assets.web.page import CHART_JS_FILE, CHART_JS_URL
 from spotify_assets.web.settings import LOCAL, WebSettings, build_api
-from spotify_assets_tests.web_support import WEB_PLAYLIST_IDS, XSS, XSS_PLAYLIST_ID, web_lake
+from spotify_assets_tests.web_support import (
+    WEB_PLAYLIST_IDS,
+    XSS,
+    XSS_PLAYLIST_ID,
+    unavailable,
+    web_lake,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,7 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-REQUIRED = os.environ.get("SPOTIFY_ASSETS_BROWSER_TESTS") == "required"
 CHARTS = [
     "chart-length",
     "chart-changes",
@@ -76,6 +80,38 @@ READ_CHARTS = """
   }];
 }))
 """
+# How many pixels of each canvas are painted (not fully transparent).
+PAINTED_PIXELS = """
+() => Object.fromEntries([...document.querySelectorAll("canvas")].map((canvas) => {
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let painted = 0;
+  for (let alpha = 3; alpha < data.length; alpha += 4) painted += data[alpha] > 0;
+  return [canvas.id, painted];
+}))
+"""
+# Chart.js as served, except that the decades chart throws once it has data to draw.
+BREAK_ONE_CHART = """
+let loaded;
+Object.defineProperty(window, "Chart", {
+  configurable: true,
+  get: () => loaded,
+  set(Chart) {
+    if (Chart !== loaded) {
+      const draw = Chart.prototype.draw;
+      Chart.prototype.draw = function () {
+        if (this.canvas.id === "chart-decades" && this.data.labels.length) {
+          throw new Error("a broken chart");
+        }
+        return draw.call(this);
+      };
+    }
+    loaded = Chart;
+  },
+});
+"""
+CHART_NOTES = """() => [...document.querySelectorAll(".chart-unavailable")].map(
+  (note) => [note.closest("figure").querySelector("figcaption").textContent, note.textContent]
+)"""
 READ_TABLES = """
 (ids) => Object.fromEntries(ids.map((id) => [
   id,
@@ -84,12 +120,6 @@ READ_TABLES = """
   ),
 ]))
 """
-
-
-def _unavailable(reason: str):
-    if REQUIRED:
-        pytest.fail(f"the browser tests must run here: {reason}")
-    pytest.skip(reason)
 
 
 @contextmanager
@@ -136,9 +166,7 @@ def site(api) -> Iterator[str]:
 def browser(lake):
     # After the lake: its Dagster runs want no other event loop in the thread.
     if not CHROMIUM.is_file():
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    if chart_js_installed() is None:
-        _unavailable("Chart.js is not installed: npm ci in spotify_assets/web")
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -156,6 +184,7 @@ class Watched:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
     offsite_requests: list[str] = field(default_factory=list)
 
     def violations(self) -> list[str]:
@@ -177,7 +206,9 @@ def open_page(browser):
     """Opens a URL in a fresh browser context; off-site requests are refused unless routed."""
     contexts = []
 
-    def open_(url: str, routes: dict | None = None, **context_options) -> Watched:
+    def open_(
+        url: str, routes: dict | None = None, init_script: str = "", **context_options
+    ) -> Watched:
         options = {"viewport": {"width": 1280, "height": 900}, "reduced_motion": "reduce"}
         context = browser.new_context(**{**options, **context_options})
         contexts.append(context)
@@ -195,7 +226,8 @@ def open_page(browser):
             return route.abort()
 
         context.route("**/*", route)
-        page.add_init_script(RECORD_VIOLATIONS)
+        page.add_init_script(RECORD_VIOLATIONS + init_script)
+        page.on("request", lambda request: watched.requests.append(request.url))
         page.on("console", lambda m: m.type == "error" and watched.console_errors.append(m.text))
         page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
 
@@ -319,13 +351,25 @@ def expected_page(lake: Path, playlist: str) -> dict:
     return {"charts": charts, "tables": tables, "latest": summary["latest"]}
 
 
+def shown_text(watched: Watched) -> dict:
+    """The tables' rows and the latest week's entries, as the page shows them."""
+    return {
+        "tables": watched.page.evaluate(READ_TABLES, TABLES),
+        "entries": watched.page.text_content("#stat-entries"),
+    }
+
+
+def expected_text(lake: Path, playlist: str) -> dict:
+    expected = expected_page(lake, playlist)
+    return {"tables": expected["tables"], "entries": str(expected["latest"]["entries"])}
+
+
 def shown_page(watched: Watched) -> dict:
     charts = watched.page.evaluate(READ_CHARTS)
     assert all(chart["drawn"] for chart in charts.values()), charts
     return {
         "charts": {k: (c["type"], c["labels"], c["data"]) for k, c in charts.items()},
-        "tables": watched.page.evaluate(READ_TABLES, TABLES),
-        "entries": watched.page.text_content("#stat-entries"),
+        **shown_text(watched),
     }
 
 
@@ -340,11 +384,15 @@ def assert_clean(watched: Watched) -> None:
 # --- the tests ------------------------------------------------------------------------------
 
 
-def test_the_page_loads_clean_and_shows_every_chart(open_page, site):
+def test_offline_the_page_loads_clean_and_draws_every_chart_from_its_own_server(open_page, site):
     watched = open_page(site + "/")
     watched.wait_ready()
     assert set(watched.page.evaluate(READ_CHARTS)) == set(CHARTS)
+    painted = watched.page.evaluate(PAINTED_PIXELS)
+    assert set(painted) == set(CHARTS) and min(painted.values()) > 1000, painted
     assert watched.page.is_visible("#chart-explicit")
+    assert f"{site}{CHART_JS_URL}" in watched.requests
+    assert {urllib.parse.urlsplit(url).hostname for url in watched.requests} == {"127.0.0.1"}
     options = watched.page.eval_on_selector_all("#playlist option", "os => os.map(o => o.value)")
     assert options == sorted(WEB_PLAYLIST_IDS)
     assert_clean(watched)
@@ -361,11 +409,9 @@ def test_each_playlist_charts_its_own_data_and_switching_updates_them(
     for playlist in order:
         watched.page.select_option("#playlist", playlist)
         watched.wait_ready(playlist)
-        expected = expected_page(lake, playlist)
         shown = shown_page(watched)
-        assert shown["charts"] == expected["charts"], playlist
-        assert shown["tables"] == expected["tables"], playlist
-        assert shown["entries"] == str(expected["latest"]["entries"])
+        assert shown["charts"] == expected_page(lake, playlist)["charts"], playlist
+        assert shown_text(watched) == expected_text(lake, playlist), playlist
         assert shown != shown_before  # the switch replaced what was there
         shown_before = shown
     assert watched.page.url.endswith(f"#{order[-1]}")
@@ -449,26 +495,54 @@ def test_on_a_phone_the_page_fits_the_screen(open_page, site):
     assert_clean(watched)
 
 
-def test_without_npm_the_page_takes_the_pinned_chart_js_from_the_cdn(open_page, api, tmp_path):
-    installed = chart_js_installed().read_bytes()
-    served_bytes = {"body": installed}
+def assert_shown_without_charts(watched: Watched, lake: Path, playlist: str) -> None:
+    """The cards and tables are all there, and no error escaped the page's script."""
+    watched.wait_ready(playlist)
+    assert watched.page.is_visible("#dashboard")
+    cards = watched.page.eval_on_selector_all(".card .value", "vs => vs.map(v => v.textContent)")
+    assert len(cards) == 6 and all(cards), cards
+    assert shown_text(watched) == expected_text(lake, playlist)
+    assert watched.page_errors == []
+    assert watched.violations() == [] and watched.offsite_requests == []
 
-    def cdn(route, request):
-        route.fulfill(
-            status=200,
-            body=served_bytes["body"],
-            headers={"content-type": "text/javascript", "access-control-allow-origin": "*"},
-        )
 
-    with serving(create_app(api, chart_js_dir=tmp_path / "no-node-modules")) as url:
-        watched = open_page(url + "/", routes={CHART_JS_CDN_URL: cdn})
-        watched.wait_ready()
-        assert_clean(watched)
+@pytest.mark.parametrize("chart_js", ["missing", "tampered"])
+def test_without_chart_js_the_cards_and_tables_still_show(open_page, site, lake, chart_js):
+    def answer(route, request):
+        if chart_js == "missing":
+            return route.fulfill(status=404, body="not found")
         # Other bytes at that URL do not run: the page's integrity hash refuses them.
-        served_bytes["body"] = installed.replace(b"Chart.js v", b"Chart.js x", 1)
-        tampered = open_page(url + "/", routes={CHART_JS_CDN_URL: cdn})
-        tampered.page.wait_for_selector("body[data-state=error]", timeout=10_000)
-        assert any("integrity" in error for error in tampered.console_errors)
+        tampered = CHART_JS_FILE.read_bytes().replace(b"Chart.js v", b"Chart.js x", 1)
+        return route.fulfill(status=200, body=tampered, content_type="text/javascript")
+
+    playlist = WEB_PLAYLIST_IDS[0]
+    watched = open_page(f"{site}/#{playlist}", routes={f"{site}{CHART_JS_URL}": answer})
+    assert_shown_without_charts(watched, lake, playlist)
+    notes = watched.page.evaluate(CHART_NOTES)
+    assert [text for _, text in notes] == ["Chart unavailable: Chart.js did not load."] * 6
+    assert watched.page.evaluate("() => document.querySelectorAll('canvas').length") == 0
+    [error] = watched.console_errors  # the browser's own report of the failed load
+    assert ("404" if chart_js == "missing" else "integrity") in error
+
+
+# Without motion Chart.js draws within the page's call; with it, in a later animation frame.
+@pytest.mark.parametrize("motion", ["reduce", "no-preference"])
+def test_a_chart_that_throws_leaves_a_note_and_the_rest_of_the_page(open_page, site, lake, motion):
+    playlist = WEB_PLAYLIST_IDS[0]
+    watched = open_page(f"{site}/#{playlist}", init_script=BREAK_ONE_CHART, reduced_motion=motion)
+    assert_shown_without_charts(watched, lake, playlist)
+    watched.page.wait_for_selector(".chart-unavailable", timeout=5_000)
+    assert watched.page.evaluate(CHART_NOTES) == [
+        ["Release decades (tracks, latest week)", "Chart unavailable: it could not be drawn."]
+    ]
+    drawn = watched.page.evaluate(READ_CHARTS)
+    assert set(drawn) == set(CHARTS) - {"chart-decades"}
+    assert watched.console_errors == []
+    # Another playlist still draws the charts that work.
+    watched.page.select_option("#playlist", XSS_PLAYLIST_ID)
+    watched.wait_ready(XSS_PLAYLIST_ID)
+    assert set(watched.page.evaluate(READ_CHARTS)) == set(drawn)
+    assert watched.page_errors == [] and watched.console_errors == []
 
 
 def test_in_aws_the_page_signs_in_with_cognito_and_sends_the_token(open_page, api):

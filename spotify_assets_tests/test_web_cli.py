@@ -16,7 +16,7 @@ import pytest
 from spotify_assets import constants
 from spotify_assets.cli import main
 from spotify_assets.web import cli
-from spotify_assets.web.page import chart_js_installed
+from spotify_assets.web.page import CHART_JS_FILE, CHART_JS_URL
 from spotify_assets_tests.web_support import WEB_PLAYLIST_IDS, web_lake
 
 
@@ -31,6 +31,20 @@ def test_serve_listens_on_the_loopback_address_by_default():
     assert (args.host, args.port) == ("127.0.0.1", 8000)
     assert cli.is_loopback(args.host) and cli.is_loopback("::1") and cli.is_loopback("localhost")
     assert not cli.is_loopback("0.0.0.0") and not cli.is_loopback("192.168.1.5")
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000/"),
+        ("0.0.0.0", "http://127.0.0.1:8000/"),
+        ("::1", "http://[::1]:8000/"),
+        ("::", "http://[::1]:8000/"),
+        ("dashboard.lan", "http://dashboard.lan:8000/"),
+    ],
+)
+def test_serve_says_where_a_browser_finds_the_page(host, url):
+    assert cli.dashboard_url(host, 8000) == url
 
 
 def free_port() -> int:
@@ -65,11 +79,16 @@ def test_serve_shows_the_dashboard_and_the_api_of_the_data_dir(tmp_path_factory)
         assert [p["playlist"] for p in playlists] == sorted(WEB_PLAYLIST_IDS)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as answer:
             assert "content-security-policy" in {k.lower() for k in answer.headers}
-            assert b'<select id="playlist"' in answer.read()
+            page = answer.read()
+            assert b'<select id="playlist"' in page
+        # Chart.js as the package ships it, from this server: no npm, no CDN.
+        assert f'<script src="{CHART_JS_URL}"'.encode() in page
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{CHART_JS_URL}") as answer:
+            assert answer.read() == CHART_JS_FILE.read_bytes()
     finally:
         server.terminate()
         output = server.communicate(timeout=10)[0]
-    assert f"http://127.0.0.1:{port}/" in output
+    assert f"Dashboard: http://127.0.0.1:{port}/" in output
     assert str(lake) in output
 
 
@@ -78,8 +97,6 @@ def test_serve_builds_the_lambda_zip_and_the_site(tmp_path, capsys):
     assert (
         "spotify_assets/web/lambda_handler.py" in zipfile.ZipFile(tmp_path / "api.zip").namelist()
     )
-    if chart_js_installed() is None:
-        pytest.skip("Chart.js is not installed here (npm ci in spotify_assets/web)")
     site = tmp_path / "site"
     domain = "https://dash.auth.eu-west-1.amazoncognito.com"
     argv = ["serve", "--build-site", str(site), "--cognito-domain", domain + "/"]

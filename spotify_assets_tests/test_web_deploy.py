@@ -9,18 +9,16 @@ import sys
 import sysconfig
 import zipfile
 
-import pytest
 from cfnlint.api import lint_file
 
 from spotify_assets.web import tables
 from spotify_assets.web.bundle import build_lambda_zip, build_site
 from spotify_assets.web.page import (
+    CHART_JS_FILE,
     CHART_JS_INTEGRITY,
-    CHART_JS_VENDOR_PATH,
-    STATIC_DIR,
-    Script,
-    chart_js_installed,
+    CHART_JS_URL,
     content_security_policy,
+    static_files,
 )
 from spotify_assets_tests.web_support import TEMPLATE, load_template, resources, role_statements
 
@@ -103,8 +101,7 @@ def test_the_role_names_every_table_and_index_the_api_reads():
 def test_cloudfront_sends_the_same_content_security_policy_as_the_app():
     [policy] = resources(load_template(), "AWS::CloudFront::ResponseHeadersPolicy").values()
     headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    site_script = Script(CHART_JS_VENDOR_PATH, CHART_JS_INTEGRITY)  # the site's own copy
-    expected = content_security_policy(site_script, (COGNITO_DOMAIN,))
+    expected = content_security_policy((COGNITO_DOMAIN,))
     assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] == {"Fn::Sub": expected}
     assert headers["ContentSecurityPolicy"]["Override"] is True
 
@@ -161,6 +158,7 @@ def test_the_lambda_zip_runs_the_api_without_dagster_or_pyarrow(tmp_path):
     assert "spotify_assets/web/lambda_handler.py" in names
     assert "spotify_assets/web/static/app.js" in names
     assert not [n for n in names if n.split("/")[0] in HEAVY or "node_modules" in n]
+    assert not [n for n in names if "vendor" in n]  # the site has Chart.js, the Lambda needs none
     assert archive.stat().st_size < 1_500_000
     assert zipfile.ZipFile(archive).namelist() == names
     assert build_lambda_zip(tmp_path / "again.zip") == names
@@ -201,23 +199,13 @@ def test_the_lambda_zip_runs_the_api_without_dagster_or_pyarrow(tmp_path):
     assert json.loads(response["body"])["playlists"] == []
 
 
-def test_the_site_holds_the_page_its_files_and_its_own_chart_js(tmp_path):
-    installed = chart_js_installed()
-    if installed is None:
-        pytest.skip("Chart.js is not installed here (npm ci in spotify_assets/web)")
+def test_the_site_holds_the_page_its_files_and_the_shipped_chart_js(tmp_path):
     auth = {"domain": "https://x.auth.eu-west-1.amazoncognito.com", "client_id": "c"}
     written = build_site(tmp_path, auth)
-    vendor = CHART_JS_VENDOR_PATH.lstrip("/")
-    assert written == sorted(
-        ["index.html", "config.json", vendor] + [f"static/{p.name}" for p in STATIC_DIR.iterdir()]
-    )
-    assert (tmp_path / vendor).read_bytes() == installed.read_bytes()
+    static = [url.lstrip("/") for url in static_files()]
+    assert written == sorted(["index.html", "config.json", *static])
+    assert (tmp_path / CHART_JS_URL.lstrip("/")).read_bytes() == CHART_JS_FILE.read_bytes()
     page = (tmp_path / "index.html").read_text()
-    assert f'<script src="{CHART_JS_VENDOR_PATH}" integrity="{CHART_JS_INTEGRITY}">' in page
-    assert "cdn" not in page
+    assert f'<script src="{CHART_JS_URL}" integrity="{CHART_JS_INTEGRITY}" defer>' in page
+    assert "://" not in page
     assert json.loads((tmp_path / "config.json").read_text()) == {"auth": auth}
-
-
-def test_the_site_refuses_to_build_without_npm(tmp_path):
-    with pytest.raises(FileNotFoundError, match="npm ci"):
-        build_site(tmp_path / "site", None, installed_dir=tmp_path / "nothing")

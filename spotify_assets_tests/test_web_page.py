@@ -1,6 +1,7 @@
-"""The page's pieces without a browser: the pinned Chart.js and its SRI hash, the HTML (no inline
-script or style), the Content-Security-Policy, the JavaScript's sinks, and the read side's copy
-of the table definitions checked against the one the writers use."""
+"""The page's pieces without a browser: the shipped Chart.js (the npm lock's file, its SRI hash and
+license), the HTML (no inline script or style), the Content-Security-Policy, the JavaScript's
+sinks, and the read side's copy of the table definitions checked against the one the writers
+use."""
 
 import base64
 import hashlib
@@ -17,23 +18,24 @@ from spotify_assets.sql import dashboard as sql_dashboard
 from spotify_assets.transforms import schema
 from spotify_assets.web import dashboard_files, tables
 from spotify_assets.web.page import (
-    CHART_JS_CDN_URL,
     CHART_JS_FILE,
     CHART_JS_INTEGRITY,
-    CHART_JS_VENDOR_PATH,
+    CHART_JS_LICENSE,
+    CHART_JS_URL,
     CHART_JS_VERSION,
     PAGE_TEMPLATE,
     SCRIPT_MARKER,
     STATIC_DIR,
     WEB_DIR,
-    Script,
-    chart_js_installed,
-    chart_js_script,
     content_security_policy,
     render_page,
+    static_files,
 )
+from spotify_assets_tests.web_support import unavailable
 
-# --- Chart.js: pinned once, the same everywhere ----------------------------------------------
+NPM_CHART_JS = WEB_DIR / "node_modules" / "chart.js"
+
+# --- Chart.js: shipped in the package, the very file npm's lock pins -------------------------
 
 
 def test_chart_js_is_pinned_to_one_exact_version_in_package_json_and_its_lock():
@@ -44,32 +46,43 @@ def test_chart_js_is_pinned_to_one_exact_version_in_package_json_and_its_lock():
     locked = lock["packages"]["node_modules/chart.js"]
     assert locked["version"] == CHART_JS_VERSION
     assert locked["integrity"].startswith("sha512-")
-    assert f"chart.js@{CHART_JS_VERSION}/dist/{CHART_JS_FILE}" in CHART_JS_CDN_URL
-    assert f"chart.js@{CHART_JS_VERSION}/{CHART_JS_FILE}" in CHART_JS_VENDOR_PATH
 
 
-def test_the_sri_hash_is_the_installed_files():
-    installed = chart_js_installed()
-    if installed is None:
-        pytest.skip("Chart.js is not installed here (npm ci in spotify_assets/web)")
-    digest = base64.b64encode(hashlib.sha384(installed.read_bytes()).digest()).decode()
+def test_the_shipped_chart_js_is_the_file_npm_ci_installs_from_the_lock():
+    # The lock's integrity is the npm tarball's: `npm ci` checks the tarball against it, and
+    # this test then compares the file it unpacked with the one shipped.
+    if not NPM_CHART_JS.is_dir():
+        unavailable("Chart.js is not installed by npm here: npm ci in spotify_assets/web")
+    lock = json.loads((WEB_DIR / "package-lock.json").read_text())
+    installed = json.loads((NPM_CHART_JS / "package.json").read_text())
+    assert installed["version"] == lock["packages"]["node_modules/chart.js"]["version"]
+    assert CHART_JS_FILE.read_bytes() == (NPM_CHART_JS / "dist" / CHART_JS_FILE.name).read_bytes()
+    license_text = CHART_JS_LICENSE.read_text()
+    for package in (NPM_CHART_JS, WEB_DIR / "node_modules" / "@kurkle" / "color"):
+        assert (package / "LICENSE.md").read_text().strip() in license_text, package
+
+
+def test_the_shipped_chart_js_has_the_sri_hash_and_its_license():
+    data = CHART_JS_FILE.read_bytes()
+    digest = base64.b64encode(hashlib.sha384(data).digest()).decode()
     assert f"sha384-{digest}" == CHART_JS_INTEGRITY
-    assert f"Chart.js v{CHART_JS_VERSION}" in installed.read_text()[:200]
+    assert f"Chart.js v{CHART_JS_VERSION}" in data[:200].decode()
+    assert "@kurkle/color" in data.decode()  # bundled: its license goes along too
+    license_text = CHART_JS_LICENSE.read_text()
+    assert license_text.count("The MIT License (MIT)") == 2
+    assert "Chart.js Contributors" in license_text and "Jukka Kurkela" in license_text
 
 
-def test_the_page_takes_chart_js_from_npm_where_installed_else_from_the_cdn(tmp_path):
-    assert chart_js_script(tmp_path) == Script(CHART_JS_CDN_URL, CHART_JS_INTEGRITY)
-    (tmp_path / CHART_JS_FILE).write_text("/* installed */")
-    assert chart_js_script(tmp_path) == Script(CHART_JS_VENDOR_PATH, CHART_JS_INTEGRITY)
-
-
-def test_the_js_is_never_copied_into_the_repository():
+def test_the_page_loads_chart_js_from_its_own_server_only():
+    assert static_files()[CHART_JS_URL] == CHART_JS_FILE
+    assert CHART_JS_URL.startswith("/static/")
+    assert "://" not in render_page()
     copies = [
         path
         for path in WEB_DIR.rglob("*.js")
         if "node_modules" not in path.parts and path.read_bytes().startswith(b"/*!\n * Chart.js")
     ]
-    assert copies == []
+    assert copies == [CHART_JS_FILE]
     assert (WEB_DIR / ".gitignore").read_text().split() == ["node_modules/"]
 
 
@@ -95,14 +108,14 @@ class Elements(html.parser.HTMLParser):
             self.script_text += data.strip()
 
 
-@pytest.mark.parametrize("url", [CHART_JS_VENDOR_PATH, CHART_JS_CDN_URL])
-def test_the_page_has_no_inline_script_or_style(url):
+def test_the_page_has_no_inline_script_or_style():
     parser = Elements()
-    parser.feed(render_page(Script(url, CHART_JS_INTEGRITY)))
+    parser.feed(render_page())
     scripts = [attrs for tag, attrs in parser.elements if tag == "script"]
-    assert [s["src"] for s in scripts] == [url, "/static/app.js"]
+    assert [s["src"] for s in scripts] == [CHART_JS_URL, "/static/app.js"]
     assert scripts[0]["integrity"] == CHART_JS_INTEGRITY
-    assert (scripts[0].get("crossorigin") == "anonymous") == url.startswith("https://")
+    # Both deferred: they run in this order, after the HTML is parsed.
+    assert all("defer" in script for script in scripts)
     assert parser.script_text == ""
     assert not [tag for tag, _ in parser.elements if tag == "style"]
     for tag, attrs in parser.elements:
@@ -112,11 +125,11 @@ def test_the_page_has_no_inline_script_or_style(url):
 def test_the_template_needs_its_marker_once():
     assert PAGE_TEMPLATE.read_text().count(SCRIPT_MARKER) == 1
     with pytest.raises(ValueError, match="exactly once"):
-        render_page(Script(CHART_JS_VENDOR_PATH, CHART_JS_INTEGRITY), template="<html></html>")
+        render_page(template="<html></html>")
 
 
-def test_the_content_security_policy_allows_no_inline_code():
-    local = content_security_policy(Script(CHART_JS_VENDOR_PATH, CHART_JS_INTEGRITY))
+def test_the_content_security_policy_allows_no_inline_code_and_no_other_origins_script():
+    local = content_security_policy()
     directives = dict(d.split(" ", 1) for d in local.split("; "))
     assert directives["default-src"] == "'none'"
     assert directives["script-src"] == "'self'"
@@ -125,13 +138,10 @@ def test_the_content_security_policy_allows_no_inline_code():
     assert directives["frame-ancestors"] == "'none'"
     assert directives["require-trusted-types-for"] == "'script'"
     assert "unsafe" not in local
-    cdn = content_security_policy(
-        Script(CHART_JS_CDN_URL, CHART_JS_INTEGRITY), ("https://auth.example.test",)
-    )
-    cdn_directives = dict(d.split(" ", 1) for d in cdn.split("; "))
-    # The one CDN file, not the CDN.
-    assert cdn_directives["script-src"] == f"'self' {CHART_JS_CDN_URL}"
-    assert cdn_directives["connect-src"] == "'self' https://auth.example.test"
+    signing_in = content_security_policy(("https://auth.example.test",))
+    signing_in_directives = dict(d.split(" ", 1) for d in signing_in.split("; "))
+    assert signing_in_directives["script-src"] == "'self'"
+    assert signing_in_directives["connect-src"] == "'self' https://auth.example.test"
 
 
 # --- the JavaScript: names only ever as text ---------------------------------------------------

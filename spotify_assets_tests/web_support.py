@@ -4,6 +4,8 @@ same IO manager) and the dashboard files the ``analytics/dashboard`` asset write
 
 The sixth playlist is written with the pure transforms rather than Dagster runs: it is not one
 of the configured playlists, so it has no partitions.
+
+Also the rule for tests that need Chromium or npm's Chart.js: skipped without them, failed in CI.
 """
 
 import asyncio
@@ -19,6 +21,7 @@ from pathlib import Path
 import boto3
 import dagster as dg
 import pyarrow.parquet as pq
+import pytest
 from cfnlint.decode import decode_str
 
 from spotify_assets import constants
@@ -42,11 +45,20 @@ from spotify_assets.transforms import normalize_playlist
 from spotify_assets_tests.conftest import local_resources
 from spotify_assets_tests.sql_lakes import sample_lake
 
+# CI installs Chromium and runs `npm ci`: there, a test that would skip for want of either fails.
+BROWSER_TESTS_REQUIRED = os.environ.get("SPOTIFY_ASSETS_BROWSER_TESTS") == "required"
 XSS = "<img src=x onerror=alert(1)>"
 XSS_PLAYLIST_ID = "7XssXssXssXssXssXssXss"
 WEB_PLAYLIST_IDS = [*SAMPLE_PLAYLIST_IDS, XSS_PLAYLIST_ID]
 LATEST_WEEK = SAMPLE_WEEKS[-1]
 _web_lake: Path | None = None
+
+
+def unavailable(reason: str):
+    """Skips the test for want of Chromium or npm's Chart.js, or fails it where they must be."""
+    if BROWSER_TESTS_REQUIRED:
+        pytest.fail(f"this test must run here: {reason}")
+    pytest.skip(reason)
 
 
 def _items(playlist: dict) -> list[dict]:

@@ -24,23 +24,17 @@ overloaded, 500 otherwise (with no detail: those go to the log).
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from spotify_assets.web.api import ApiError, ReadApi
 from spotify_assets.web.page import (
-    CHART_JS_FILE,
-    CHART_JS_INSTALLED,
-    CHART_JS_VENDOR_PATH,
     STATIC_DIR,
-    Script,
-    chart_js_script,
     content_security_policy,
     render_page,
     security_headers,
@@ -104,18 +98,11 @@ def api_route(path: str, answer: Callable) -> Route:
     return Route(path, endpoint, methods=["GET"])
 
 
-def create_app(
-    api: ReadApi,
-    *,
-    auth: dict | None = None,
-    chart_js: Script | None = None,
-    chart_js_dir: Path = CHART_JS_INSTALLED,
-) -> SecurityHeaders:
+def create_app(api: ReadApi, *, auth: dict | None = None) -> SecurityHeaders:
     """The app over ``api``. ``auth`` is what the page needs to sign in where the API wants a
     token (``{"domain": "https://...", "client_id": "..."}``), None where it does not."""
-    chart_js = chart_js or chart_js_script(chart_js_dir)
-    policy = content_security_policy(chart_js, (auth["domain"],) if auth else ())
-    page = render_page(chart_js)
+    policy = content_security_policy((auth["domain"],) if auth else ())
+    page = render_page()
 
     def index(request: Request) -> Response:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
@@ -123,21 +110,12 @@ def create_app(
     def config(request: Request) -> Response:
         return JSONResponse({"auth": auth}, headers={"Cache-Control": "no-cache"})
 
-    def vendor(request: Request) -> Response:
-        path = chart_js_dir / request.url.path.rsplit("/", 1)[-1]
-        if not path.is_file():
-            raise HTTPException(404, "Chart.js is not installed here: run npm ci")
-        # The version is in the URL: the file never changes under it.
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
-
     def unknown_api_route(request: Request) -> Response:
         raise ApiError(404, f"no API route {request.url.path}; the routes are under /api/")
 
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/config.json", config, methods=["GET"]),
-        Route(CHART_JS_VENDOR_PATH, vendor, methods=["GET"]),
-        Route(CHART_JS_VENDOR_PATH.replace(CHART_JS_FILE, f"{CHART_JS_FILE}.map"), vendor),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         api_route("/api/playlists", api.playlists),
         api_route("/api/playlists/{playlist_id}", api.playlist),

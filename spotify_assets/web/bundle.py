@@ -1,7 +1,7 @@
 """What the AWS deployment of the dashboard uploads (``deploy/aws/dashboard.yaml``):
 
-- the site, for the S3 bucket behind CloudFront: the page, its static files, the installed
-  Chart.js (never the CDN's) and ``config.json``, which tells the page where to sign in;
+- the site, for the S3 bucket behind CloudFront: the page, its static files (Chart.js among
+  them, as this package ships it) and ``config.json``, which tells the page where to sign in;
 - the Lambda's zip: this package's web modules and their few pure-Python dependencies, taken
   from the current environment (boto3 comes with Lambda's Python runtime). No Dagster, pyarrow
   or DuckDB: the zip is a few hundred kilobytes and starts fast.
@@ -13,16 +13,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from spotify_assets.web.page import (
-    CHART_JS_INSTALLED,
-    CHART_JS_INTEGRITY,
-    CHART_JS_VENDOR_PATH,
-    STATIC_DIR,
-    WEB_DIR,
-    Script,
-    chart_js_installed,
-    render_page,
-)
+from spotify_assets.web.page import STATIC_DIR, WEB_DIR, render_page, static_files
 
 PACKAGE_DIR = WEB_DIR.parent
 # The web app's dependencies and theirs (for Lambda's Python 3.12 and 3.13 runtimes).
@@ -31,23 +22,15 @@ LAMBDA_DISTRIBUTIONS = ("starlette", "anyio", "idna", "typing_extensions", "mang
 ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 
 
-def build_site(out_dir: Path, auth: dict | None, installed_dir: Path = CHART_JS_INSTALLED):
+def build_site(out_dir: Path, auth: dict | None) -> list[str]:
     """Writes the site into ``out_dir`` and returns the files written, relative to it.
     ``auth``: ``{"domain": ..., "client_id": ...}`` of the stack's Cognito client."""
-    chart_js = chart_js_installed(installed_dir)
-    if chart_js is None:
-        raise FileNotFoundError(
-            f"Chart.js is not installed in {installed_dir}: run `npm ci` in {WEB_DIR} first "
-            "(the AWS site serves its own copy, never the CDN's)"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
     files = {
-        "index.html": render_page(Script(CHART_JS_VENDOR_PATH, CHART_JS_INTEGRITY)).encode(),
+        "index.html": render_page().encode(),
         "config.json": json.dumps({"auth": auth}, indent=2).encode(),
-        CHART_JS_VENDOR_PATH.lstrip("/"): chart_js.read_bytes(),
     }
-    for path in sorted(STATIC_DIR.iterdir()):
-        files[f"static/{path.name}"] = path.read_bytes()
+    for url, path in static_files().items():
+        files[url.lstrip("/")] = path.read_bytes()
     for relative, data in files.items():
         (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / relative).write_bytes(data)
@@ -59,7 +42,10 @@ def lambda_sources() -> dict[str, Path]:
     sources: dict[str, Path] = {}
     for name in ("__init__.py", "constants.py"):
         sources[f"spotify_assets/{name}"] = PACKAGE_DIR / name
-    for path in sorted([*WEB_DIR.glob("*.py"), WEB_DIR / "page.html", *STATIC_DIR.iterdir()]):
+    # The Lambda answers /api/* only (CloudFront serves the site from S3): it needs the page's
+    # files to build the app, but not Chart.js.
+    page_files = [path for path in static_files().values() if path.parent == STATIC_DIR]
+    for path in sorted([*WEB_DIR.glob("*.py"), WEB_DIR / "page.html", *page_files]):
         sources[f"spotify_assets/{path.relative_to(WEB_DIR.parent).as_posix()}"] = path
     for distribution_name in LAMBDA_DISTRIBUTIONS:
         distribution = importlib.metadata.distribution(distribution_name)

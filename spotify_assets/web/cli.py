@@ -43,6 +43,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def dashboard_url(host: str, port: int) -> str:
+    """Where a browser on this machine finds the page served on ``host``."""
+    # Listening on every address means on the loopback one too.
+    host = {"0.0.0.0": DEFAULT_HOST, "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def _build(args: argparse.Namespace) -> int:
     from spotify_assets.web.bundle import build_lambda_zip, build_site
 
@@ -53,11 +60,7 @@ def _build(args: argparse.Namespace) -> int:
                 args.parser.error("--cognito-domain and --cognito-client-id go together")
             auth = {"domain": args.cognito_domain.rstrip("/"), "client_id": args.cognito_client_id}
             auth["scopes"] = "openid email"
-        try:
-            written = build_site(args.build_site, auth)
-        except FileNotFoundError as error:
-            print(f"spotify-assets serve: {error}", file=sys.stderr)
-            return 1
+        written = build_site(args.build_site, auth)
         print(f"wrote {len(written)} files to {args.build_site}; upload them with")
         print(f"  aws s3 sync {args.build_site} s3://<SiteBucket>/ --delete")
     if args.build_lambda:
@@ -73,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from spotify_assets.web.app import create_app
-    from spotify_assets.web.page import chart_js_script
     from spotify_assets.web.settings import MissingSettingError, build_api
 
     settings = settings_of_deployment()
@@ -88,10 +90,8 @@ def run(args: argparse.Namespace) -> int:
             "API, which has no sign-in when served locally",
             file=sys.stderr,
         )
-    chart_js = chart_js_script()
     print(f"reading {settings.describe()}")
-    print(f"Chart.js {'installed by npm' if not chart_js.cross_origin else 'from ' + chart_js.url}")
-    print(f"the dashboard: http://{args.host}:{args.port}/  (Ctrl+C stops it)")
+    print(f"Dashboard: {dashboard_url(args.host, args.port)}  (Ctrl+C stops it)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

@@ -1,4 +1,5 @@
-// The dashboard page: reads /api and draws each playlist's history with Chart.js.
+// The dashboard page: reads /api and draws each playlist's history with Chart.js. Without
+// Chart.js, or where a chart fails, the cards and tables still show and the chart says so.
 //
 // Every name from the data reaches the page as text only: through textContent, <option> text
 // and chart labels (drawn on a canvas), never as HTML. The Content-Security-Policy (no inline
@@ -210,15 +211,12 @@
     return { label, data: [], borderColor: color, backgroundColor: color, ...extra };
   }
 
-  function makeCharts() {
-    const reduceMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
-    Chart.defaults.animation = reduceMotion ? false : { duration: 300 };
-    Chart.defaults.maintainAspectRatio = false;
-    Chart.defaults.color = getComputedStyle(document.body).color;
+  // Each chart's canvas and configuration, by the name chartData() gives its data.
+  function chartConfigs() {
     const over = { mode: "index", intersect: false };
     const percent = (context) => `${context.dataset.label}: ${context.parsed.y.toFixed(1)} %`;
-    state.charts = {
-      length: new Chart(byId("chart-length"), {
+    return {
+      length: ["chart-length", {
         type: "line",
         data: {
           labels: [],
@@ -239,8 +237,8 @@
             },
           },
         },
-      }),
-      changes: new Chart(byId("chart-changes"), {
+      }],
+      changes: ["chart-changes", {
         type: "line",
         data: {
           labels: [],
@@ -270,8 +268,8 @@
             },
           },
         },
-      }),
-      topArtists: new Chart(byId("chart-top-artists"), {
+      }],
+      topArtists: ["chart-top-artists", {
         type: "bar",
         data: { labels: [], datasets: [dataset("Tracks", PALETTE[0])] },
         options: {
@@ -279,33 +277,92 @@
           plugins: { legend: { display: false } },
           scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
         },
-      }),
-      decades: new Chart(byId("chart-decades"), {
+      }],
+      decades: ["chart-decades", {
         type: "bar",
         data: { labels: [], datasets: [dataset("Tracks", PALETTE[1])] },
         options: {
           plugins: { legend: { display: false } },
           scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
         },
-      }),
-      albumTypes: new Chart(byId("chart-album-types"), {
+      }],
+      albumTypes: ["chart-album-types", {
         type: "doughnut",
         data: { labels: [], datasets: [{ label: "Tracks", data: [], backgroundColor: PALETTE }] },
-      }),
-      explicit: new Chart(byId("chart-explicit"), {
+      }],
+      explicit: ["chart-explicit", {
         type: "pie",
         data: { labels: [], datasets: [{ label: "Tracks", data: [], backgroundColor: [PALETTE[4], PALETTE[7]] }] },
-      }),
+      }],
     };
+  }
+
+  // A chart that cannot be drawn leaves a short note in its place: the cards, the tables and the
+  // other charts still show.
+  function chartUnavailable(canvas, reason, error) {
+    if (error) console.warn(`${canvas.id}:`, error);
+    try {
+      if (typeof Chart !== "undefined") Chart.getChart(canvas)?.destroy();
+    } catch {
+      // Broken already: the note takes its place either way.
+    }
+    const note = document.createElement("p");
+    note.className = "chart-unavailable";
+    note.textContent = `Chart unavailable: ${reason}.`;
+    canvas.replaceWith(note);
+  }
+
+  function dropChart(name, error) {
+    const chart = state.charts[name];
+    if (!chart) return; // dropped already
+    delete state.charts[name];
+    chartUnavailable(chart.canvas, "it could not be drawn", error);
+  }
+
+  // Chart.js also draws on its own (animation frames, resizes), where an error would escape the
+  // page's script: there too, a chart that fails to draw is dropped.
+  function guardDrawing(name, chart) {
+    const draw = chart.draw;
+    chart.draw = function () {
+      try {
+        return draw.call(this);
+      } catch (error) {
+        dropChart(name, error);
+      }
+    };
+  }
+
+  function makeCharts() {
+    const configs = chartConfigs();
+    if (typeof Chart === "undefined") {
+      for (const [id] of Object.values(configs)) chartUnavailable(byId(id), "Chart.js did not load");
+      return;
+    }
+    const reduceMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
+    Chart.defaults.animation = reduceMotion ? false : { duration: 300 };
+    Chart.defaults.maintainAspectRatio = false;
+    Chart.defaults.color = getComputedStyle(document.body).color;
+    for (const [name, [id, config]] of Object.entries(configs)) {
+      try {
+        state.charts[name] = new Chart(byId(id), config);
+        guardDrawing(name, state.charts[name]);
+      } catch (error) {
+        chartUnavailable(byId(id), "it could not be drawn", error);
+      }
+    }
   }
 
   function drawCharts(data) {
     for (const [name, chart] of Object.entries(state.charts)) {
-      chart.data.labels = data[name].labels;
-      data[name].series.forEach((values, index) => {
-        chart.data.datasets[index].data = values;
-      });
-      chart.update();
+      try {
+        chart.data.labels = data[name].labels;
+        data[name].series.forEach((values, index) => {
+          chart.data.datasets[index].data = values;
+        });
+        chart.update();
+      } catch (error) {
+        dropChart(name, error);
+      }
     }
   }
 
