@@ -1,20 +1,25 @@
-"""Everything Dagster loads: the assets, their checks, the weekly schedule and, per deployment,
-the resources (picked in :mod:`spotify_assets.deployment`)."""
+"""Everything Dagster loads: the assets, their checks, the weekly schedule, whatever
+``dg scaffold defs`` added under ``spotify_assets/defs/`` and, per deployment, the resources
+(picked in :mod:`spotify_assets.deployment`)."""
 
 import dagster as dg
 
+from spotify_assets import defs as defs_folder
 from spotify_assets.assets import all_assets
 from spotify_assets.assets.analytics import analytics_sensor
-from spotify_assets.deployment import resources
+from spotify_assets.deployment import PROJECT_ROOT, resources
 from spotify_assets.schedules import weekly_snapshot_job, weekly_snapshot_schedule
 
-defs = dg.Definitions(
-    assets=all_assets,
-    jobs=[weekly_snapshot_job],
-    schedules=[weekly_snapshot_schedule],
-    sensors=[analytics_sensor],
-    resources=resources(),
-    # One process per run: the steps are small, and a process per step (the default) spent
-    # most of a partition's run starting Python.
-    executor=dg.in_process_executor,
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=all_assets,
+        jobs=[weekly_snapshot_job],
+        schedules=[weekly_snapshot_schedule],
+        sensors=[analytics_sensor],
+        resources=resources(),
+        # One process per run: the steps are small, and a process per step (the default) spent
+        # most of a partition's run starting Python.
+        executor=dg.in_process_executor,
+    ),
+    dg.load_defs(defs_root=defs_folder, project_root=PROJECT_ROOT),
 )

@@ -63,9 +63,10 @@ def configured_playlist_ids() -> list[str]:
     return listed or playlist_source().playlist_ids()
 
 
-def first_week() -> str:
-    """The first week that gets partitions: the earliest recording when replaying (so every
-    partition of the sample data can be materialized), else ``FIRST_WEEK``."""
+def week_range() -> tuple[str, str | None]:
+    """The first and the last week that get partitions. Replaying: the first and the last
+    recorded week, so every partition the UI offers (*Latest* included) has data. Live:
+    ``FIRST_WEEK`` and None, so the weeks run on to the last completed one."""
     source = playlist_source()
     if isinstance(source, ReplaySource):
         weeks = [
@@ -74,8 +75,8 @@ def first_week() -> str:
             for week in recorded_weeks(source.replay_dir, playlist_id)
         ]
         if weeks:
-            return min(weeks)
-    return constants.FIRST_WEEK
+            return min(weeks), max(weeks)
+    return constants.FIRST_WEEK, None
 
 
 def resources() -> dict:

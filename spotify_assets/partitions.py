@@ -1,11 +1,22 @@
 """Every asset is partitioned by week x playlist."""
 
+import datetime as dt
+
 import dagster as dg
 
 from spotify_assets import constants
-from spotify_assets.deployment import configured_playlist_ids, first_week
+from spotify_assets.deployment import configured_playlist_ids, week_range
 
-weekly = dg.WeeklyPartitionsDefinition(start_date=first_week(), day_offset=1)
+
+def weekly_partitions() -> dg.WeeklyPartitionsDefinition:
+    """Weeks starting on Monday, from the first to the last week of :func:`week_range`."""
+    first_week, last_week = week_range()
+    # Dagster's end date is exclusive: the day after the last week's window.
+    end_date = last_week and (dt.date.fromisoformat(last_week) + dt.timedelta(days=7)).isoformat()
+    return dg.WeeklyPartitionsDefinition(start_date=first_week, end_date=end_date, day_offset=1)
+
+
+weekly = weekly_partitions()
 
 week_playlist_partitions = dg.MultiPartitionsDefinition(
     {

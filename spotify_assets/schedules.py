@@ -31,6 +31,12 @@ def weekly_snapshot_schedule(context: dg.ScheduleEvaluationContext):
     """One run per playlist for the week that just ended, so one broken playlist never blocks
     the others."""
     week = last_completed_week(context.scheduled_execution_time)
+    weeks = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK)
+    if not weeks.has_partition_key(week):
+        # Replaying recordings: the weeks end at the last recorded one.
+        last_week = weeks.get_last_partition_key()
+        yield dg.SkipReason(f"week {week} has no partition: the weeks end at {last_week}")
+        return
     playlists = week_playlist_partitions.get_partitions_def_for_dimension(constants.PLAYLIST)
     for playlist_id in playlists.get_partition_keys():
         partition_key = dg.MultiPartitionKey(

@@ -6,6 +6,7 @@ import dagster as dg
 
 from spotify_assets import constants
 from spotify_assets.definitions import defs
+from spotify_assets.partitions import weekly_partitions
 from spotify_assets.schedules import last_completed_week, weekly_snapshot_schedule
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets_tests.conftest import partition
@@ -54,8 +55,10 @@ def test_partitions_are_weeks_starting_monday_times_the_sample_playlists():
     weeks = partitions_def.get_partitions_def_for_dimension(constants.WEEK)
     playlists = partitions_def.get_partitions_def_for_dimension(constants.PLAYLIST)
     assert playlists.get_partition_keys() == sorted(SAMPLE_PLAYLIST_IDS)
-    # Replaying the sample data, the weeks start at its first recording.
-    assert weeks.get_partition_keys(current_time=dt.datetime(2026, 11, 21)) == SAMPLE_WEEKS
+    # Replaying the sample data, the weeks are its recorded weeks, whatever the date.
+    for now in (dt.datetime(2026, 11, 21), dt.datetime(2031, 6, 2), dt.datetime.now()):
+        assert weeks.get_partition_keys(current_time=now) == SAMPLE_WEEKS
+    assert weeks.get_last_partition_key() == SAMPLE_WEEKS[-1]
     assert all(dt.date.fromisoformat(week).weekday() == 0 for week in SAMPLE_WEEKS)
 
 
@@ -88,3 +91,37 @@ def test_schedule_tick_requests_one_run_per_playlist_for_the_previous_week():
         partition(playlist_id, "2026-11-09") for playlist_id in sorted(SAMPLE_PLAYLIST_IDS)
     ]
     assert len({request.run_key for request in requests}) == len(requests)
+
+
+def test_replayed_weeks_end_at_the_last_recording_of_any_playlist(tmp_path, monkeypatch):
+    for playlist_id, weeks in {
+        "1zhBYfZpVwTT8hOGLgMJvk": ["2019-03-04", "2019-03-11"],
+        "4q0xVAtAY3eZ8QdD5I84BJ": ["2019-03-11", "2019-04-01"],
+    }.items():
+        for week in weeks:
+            (tmp_path / playlist_id).mkdir(exist_ok=True)
+            (tmp_path / playlist_id / f"{week}.json").write_text("{}")
+    monkeypatch.setenv(constants.ENV_REPLAY_DIR, str(tmp_path))
+    weeks = weekly_partitions().get_partition_keys(current_time=dt.datetime.now())
+    assert weeks == ["2019-03-04", "2019-03-11", "2019-03-18", "2019-03-25", "2019-04-01"]
+
+
+def test_live_weeks_run_to_the_last_completed_week(monkeypatch):
+    for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_REFRESH_TOKEN"):
+        monkeypatch.setenv(name, "set")
+    monkeypatch.setenv(constants.ENV_PLAYLISTS, "4q0xVAtAY3eZ8QdD5I84BJ")
+    weeks = weekly_partitions()
+    now = dt.datetime(2027, 2, 17, 12, tzinfo=dt.UTC)
+    assert weeks.get_first_partition_key() == constants.FIRST_WEEK
+    assert weeks.get_partition_keys(current_time=now)[-1] == "2027-02-08"
+
+
+def test_schedule_skips_weeks_past_the_last_recording():
+    last_week = dt.date.fromisoformat(SAMPLE_WEEKS[-1])
+    tick = dt.datetime.combine(last_week + dt.timedelta(days=14), dt.time(6), tzinfo=dt.UTC)
+    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+        [result] = list(weekly_snapshot_schedule(context))
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message == (
+        f"week {last_week + dt.timedelta(days=7)} has no partition: the weeks end at {last_week}"
+    )
