@@ -1,36 +1,168 @@
-"""``spotify-assets playlists``: the configured playlists and the weeks recorded for them."""
+"""``spotify-assets playlists``: the configured playlists by name, with the weeks recorded for
+them; ``--partitions`` prints their Dagster partition keys instead, for shell loops.
+
+A playlist's name comes from its latest recording when replaying, else from its latest raw
+snapshot in the local data dir. A listing never calls Spotify: a live playlist with no stored
+snapshot is listed by its id alone.
+"""
 
 import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
 
-from spotify_assets import deployment
-from spotify_assets.sources import ReplaySource
-from spotify_assets.sources.replay import recorded_weeks
+from spotify_assets import constants, deployment
+from spotify_assets.io_managers.object_store import JSON, partition_path
+from spotify_assets.sources import PlaylistSource, ReplaySource
+from spotify_assets.sources.replay import recorded_playlist_name, recorded_weeks
+from spotify_assets.sources.spotify_api import latest_completed_week, utc_now
+
+RAW_PLAYLIST_JSON = "playlist_json"
+LIVE = "live from Spotify"
+
+
+def stored_playlist_name(data_dir: Path, playlist_id: str) -> str | None:
+    """The playlist's name in its newest ``raw/playlist_json`` snapshot under a local data dir;
+    None without a readable one."""
+    folder = Path(data_dir) / constants.RAW / RAW_PLAYLIST_JSON
+    weeks = sorted(
+        (path.name.removeprefix("week=") for path in folder.glob("week=*")), reverse=True
+    )
+    for week in weeks:
+        path = partition_path(folder, RAW_PLAYLIST_JSON, JSON, playlist_id, week)
+        if path.is_file():
+            try:
+                playlist = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                return None
+            name = playlist.get("name") if isinstance(playlist, dict) else None
+            return name if isinstance(name, str) and name.strip() else None
+    return None
+
+
+def playlist_names(
+    playlist_ids: Iterable[str], source: PlaylistSource | None = None
+) -> dict[str, str | None]:
+    """Each playlist's name without calling Spotify: from its latest recording when replaying,
+    else from its latest raw snapshot in the local data dir; None when neither has it."""
+    source = source or deployment.playlist_source()
+    # In aws the lake is in S3: listing it to find a name would not be cheap.
+    local = deployment.deployment_name() == deployment.LOCAL
+    data_dir = deployment.data_dir()
+    names: dict[str, str | None] = {}
+    for playlist_id in playlist_ids:
+        name = None
+        if isinstance(source, ReplaySource):
+            name = recorded_playlist_name(source.replay_dir, playlist_id)
+        if name is None and local:
+            name = stored_playlist_name(data_dir, playlist_id)
+        names[playlist_id] = name
+    return names
+
+
+def sorted_by_name(names: dict[str, str | None]) -> list[str]:
+    """The playlist ids sorted by name (ignoring case), those without a name last, by id."""
+    return sorted(names, key=lambda key: (names[key] is None, (names[key] or "").casefold(), key))
+
+
+def printable(name: str | None) -> str:
+    """A name on one line: names may hold newlines, tabs and terminal control characters."""
+    text = " ".join((name or "").split())
+    return "".join(char for char in text if unicodedata.category(char) != "Cc")
+
+
+def display_width(text: str) -> int:
+    """The terminal columns ``text`` takes: wide characters (CJK, most emoji) two, combining
+    marks, joiners and what a zero-width joiner glues on none."""
+    width, after_joiner = 0, False
+    for char in text:
+        if after_joiner or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            pass
+        elif unicodedata.east_asian_width(char) in ("W", "F"):
+            width += 2
+        else:
+            width += 1
+        after_joiner = char == "\u200d"
+    return width
+
+
+def label(playlist_id: str, name: str | None) -> str:
+    """``<id>  <name>``, or the id alone without a name."""
+    return f"{playlist_id}  {printable(name)}".rstrip()
+
+
+def playlist_lines(
+    names: dict[str, str | None], details: dict[str, str] | None = None
+) -> list[str]:
+    """One line per playlist, sorted by name: ``<id>  <name>``, then its detail (if any) in a
+    column of its own."""
+    ordered = sorted_by_name(names)
+    if not details:
+        return [label(playlist_id, names[playlist_id]) for playlist_id in ordered]
+    shown = {playlist_id: printable(names[playlist_id]) for playlist_id in ordered}
+    width = max((display_width(name) for name in shown.values()), default=0)
+    lines = []
+    for playlist_id, name in shown.items():
+        name_column = f"{name}{' ' * (width - display_width(name))}  " if width else ""
+        lines.append(f"{playlist_id}  {name_column}{details[playlist_id]}")
+    return lines
+
+
+def _weeks(source: PlaylistSource, playlist_id: str) -> list[str]:
+    """The weeks that can be materialized: the recorded ones when replaying; live, only the
+    latest completed week (Spotify cannot return the past)."""
+    if isinstance(source, ReplaySource):
+        return recorded_weeks(source.replay_dir, playlist_id)
+    return [latest_completed_week(utc_now())]
+
+
+def _span(source: PlaylistSource, playlist_id: str) -> str:
+    if not isinstance(source, ReplaySource):
+        return LIVE
+    weeks = recorded_weeks(source.replay_dir, playlist_id)
+    return f"{weeks[0]} .. {weeks[-1]} ({len(weeks)} weeks)" if weeks else "no recordings"
 
 
 def run(args: argparse.Namespace) -> int:
     source = deployment.playlist_source()
-    for playlist_id in deployment.configured_playlist_ids():
-        if not isinstance(source, ReplaySource):
-            # Live: only the latest completed week can be read from Spotify.
-            print(f"{playlist_id}  live from Spotify")
-            continue
-        weeks = recorded_weeks(source.replay_dir, playlist_id)
-        if args.partitions:
-            for week in weeks:
-                print(f"{playlist_id}|{week}")
-        else:
-            span = f"{weeks[0]} .. {weeks[-1]} ({len(weeks)} weeks)" if weeks else "no recordings"
-            print(f"{playlist_id}  {span}")
+    names = playlist_names(deployment.configured_playlist_ids(), source)
+    if not names:
+        print(
+            f"no playlists configured: set {constants.ENV_PLAYLISTS}, or record some under "
+            f"{constants.ENV_REPLAY_DIR} (<dir>/<playlist id>/<YYYY-MM-DD>.json)",
+            file=sys.stderr,
+        )
+        return 0
+    if not args.partitions:
+        details = {playlist_id: _span(source, playlist_id) for playlist_id in names}
+        for line in playlist_lines(names, details):
+            print(line)
+        return 0
+    # Only the keys go to stdout, for `for key in $(spotify-assets playlists --partitions)`;
+    # the names go to stderr, as comment lines. Oldest week first: the serving tables take the
+    # newest week's attributes, and a week older than one already served writes no entity rows.
+    ordered = sorted_by_name(names)
+    for playlist_id in ordered:
+        print(f"# {label(playlist_id, names[playlist_id])}", file=sys.stderr, flush=True)
+    keys = [(week, playlist_id) for playlist_id in ordered for week in _weeks(source, playlist_id)]
+    for week, playlist_id in sorted(keys, key=lambda key: (key[0], ordered.index(key[1]))):
+        print(f"{playlist_id}|{week}")
     return 0
 
 
 def register(subcommands) -> None:
     parser = subcommands.add_parser(
-        "playlists", help="List the configured playlists and their recorded weeks."
+        "playlists",
+        help="List the configured playlists by name, with their recorded weeks.",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--partitions",
         action="store_true",
-        help="Print one Dagster partition key (playlist|week) per recorded week instead.",
+        help="Print one Dagster partition key (playlist|week) per line instead, oldest week "
+        "first, then by the playlists' names; the names go to stderr as '# <id>  <name>' lines.",
     )
     parser.set_defaults(run=run)

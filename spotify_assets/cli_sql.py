@@ -1,22 +1,25 @@
 """``spotify-assets sql``: a view or a query over the lake, printed as a table, CSV or JSON.
 
 Locally DuckDB reads the Parquet files under the data dir, with the lake's tables registered
-under the Glue tables' names. With ``SPOTIFY_ASSETS_ENV=aws`` it prints the query for Athena
-(the views it reads inlined), or runs it there with ``--run``.
+under the Glue tables' names; a playlist with no week in the lake is an error that lists the
+playlists it holds. With ``SPOTIFY_ASSETS_ENV=aws`` it prints the query for Athena (the views it
+reads inlined), or runs it there with ``--run``.
 """
 
 import argparse
 import datetime as dt
 import re
 import sys
+from pathlib import Path
 
 import duckdb
 from botocore.exceptions import BotoCoreError, ClientError
 
 from spotify_assets import deployment
+from spotify_assets.cli_playlists import playlist_lines, playlist_names, printable
 from spotify_assets.sql import catalog
 from spotify_assets.sql.athena import AthenaLake, AthenaQueryError, athena_query_text
-from spotify_assets.sql.duckdb_lake import DuckDBLake, lake_is_empty
+from spotify_assets.sql.duckdb_lake import DuckDBLake, lake_is_empty, lake_playlists
 from spotify_assets.sql.result import FORMATS, QueryResult
 
 _PLAYLIST_IN_LINK = re.compile(r"playlist[:/]([A-Za-z0-9]+)")
@@ -42,7 +45,7 @@ def week(value: str) -> str:
 def _list_views(output_format: str) -> str:
     listed = [
         {"view": v.name, "description": v.description, "dashboard": v.dashboard}
-        for v in catalog.views().values()
+        for v in sorted(catalog.views().values(), key=lambda v: v.name)
     ]
     if output_format == "table":
         width = max(len(item["view"]) for item in listed)
@@ -73,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
     except catalog.UnknownViewError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.playlist and deployment.deployment_name() == deployment.LOCAL:
+        problem = _playlist_not_in_lake(args.playlist, deployment.data_dir())
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     if deployment.deployment_name() == deployment.AWS and not args.run_on_athena:
         sys.stdout.write(athena_query_text(query) + ";\n")
         print("-- the query for Athena: run it in the console, or add --run", file=sys.stderr)
@@ -86,6 +94,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _playlist_not_in_lake(playlist: str, data_dir: Path) -> str | None:
+    """What to tell a user who asks for a playlist the local lake has no week of (a typo, or
+    one not materialized yet), with the playlists it does hold; None when it has the playlist."""
+    in_lake = lake_playlists(data_dir)
+    if playlist in in_lake:
+        return None
+    lines = [f"error: no playlist {playlist!r} in the lake at {data_dir}"]
+    try:
+        configured = playlist in deployment.configured_playlist_ids()
+    except ValueError:  # SPOTIFY_PLAYLISTS unreadable: the hint does without it
+        configured = False
+    if configured:
+        name = printable(playlist_names([playlist])[playlist])
+        lines.append(
+            f"it is configured{f' ({name})' if name else ''}, but none of its weeks is "
+            "materialized yet (`spotify-assets playlists --partitions` lists its partition keys)"
+        )
+    if in_lake:
+        lines.append(f"the lake holds {len(in_lake)} playlist{'s' if len(in_lake) > 1 else ''}:")
+        lines += [f"  {line}" for line in playlist_lines(playlist_names(in_lake))]
+    else:
+        lines.append(
+            "the lake has no playlists yet: materialize some weeks first, one run per key of "
+            "`spotify-assets playlists --partitions`"
+        )
+    return "\n".join(lines)
+
+
 def _run_query(query: str) -> QueryResult:
     if deployment.deployment_name() == deployment.AWS:
         return AthenaLake().query(query)
@@ -93,7 +129,7 @@ def _run_query(query: str) -> QueryResult:
     if lake_is_empty(data_dir):
         print(
             f"note: the lake at {data_dir} has no normalized tables yet; materialize some weeks "
-            "first (README: 'What you see in dagster dev')",
+            "first, one run per key of `spotify-assets playlists --partitions`",
             file=sys.stderr,
         )
     return DuckDBLake(data_dir).query(query)

@@ -32,6 +32,7 @@ from spotify_assets.sql.athena import AthenaLake
 from spotify_assets.sql.dashboard import dashboard_files
 from spotify_assets.sql.duckdb_lake import DuckDBLake
 from spotify_assets.sql.lake import lake_at
+from spotify_assets.transforms import schema
 from spotify_assets_tests.conftest import local_resources, partition
 from spotify_assets_tests.sql_lakes import sample_lake
 
@@ -89,6 +90,11 @@ def test_weekly_summary_gives_the_playlists_numbers_for_the_week(data_dir):
     for metric in ("entries", "hours", "added", "removed", "turnover", "distinct_artists"):
         assert metadata[metric] == pytest.approx(row[metric])
     assert (metadata["entries"], metadata["removed"]) == (7, 2)
+    assert metadata["hours"] == round(metadata["hours"], 2) > 0
+    # The UI's column list: every column of the stored row, typed and described.
+    columns = metadata["dagster/column_schema"].columns
+    assert [column.name for column in columns] == list(row) == schema.WEEKLY_SUMMARY.names
+    assert all(column.description for column in columns)
     stored = (
         data_dir
         / ANALYTICS
@@ -105,8 +111,20 @@ def test_weekly_summary_of_a_playlists_first_and_empty_weeks(data_dir):
     first = _summary(data_dir, MAIN_PLAYLIST_ID, SAMPLE_WEEKS[0])
     assert first["entries"] > 0
     assert "added" not in first
+    # Typed from the schema, not from the values: a column of nulls is still a count.
+    types = {column.name: column.type for column in first["dagster/column_schema"].columns}
+    assert types["added"] == "int64" and types["hours"] == "double"
     emptied = _summary(data_dir, SMALL_PLAYLIST_ID, SAMPLE_WEEKS[SMALL_EMPTY_WEEK])
     assert (emptied["entries"], emptied["hours"]) == (0, 0.0)
+
+
+def test_weekly_summary_points_to_the_dashboard_for_charts():
+    # Dagster's Plots tab would draw every playlist|week key on one axis: the description
+    # sends a reader to the dashboard, which charts each playlist over its weeks.
+    description = defs.resolve_assets_def(WEEKLY_SUMMARY).specs_by_key[WEEKLY_SUMMARY].description
+    assert "open the dashboard (`spotify-assets serve`)" in description
+    assert "read them on one partition" in description
+    assert "draws each number over the partitions" not in description
 
 
 def test_dashboard_writes_one_small_file_per_view_and_playlist(data_dir):

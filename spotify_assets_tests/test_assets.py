@@ -8,7 +8,10 @@ import pytest
 
 from spotify_assets import constants
 from spotify_assets.assets import normalized_tables, playlist_csv, playlist_json, serving_assets
+from spotify_assets.assets.metadata import COLUMN_SCHEMA
 from spotify_assets.assets.normalized import CHECK_SPECS
+from spotify_assets.definitions import defs
+from spotify_assets.io_managers.serving import serving_schema
 from spotify_assets.sources import SAMPLE_DATA_DIR, ReplaySource
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import normalize_playlist, schema
@@ -121,3 +124,77 @@ def test_serving_assets_pass_the_normalized_table_on(serving):
     assert output.value is table
     assert output.metadata["dagster/row_count"].value == table.num_rows
     assert isinstance(output.value, pa.Table)
+
+
+# ------------------------------------------------------------------------------------------
+# Column descriptions: every column of every table, in the definitions and in each
+# materialization, from the schema module.
+
+# The columns the UI lists for each table asset (the serving tables: what a reader gets).
+TABLE_COLUMNS = {
+    "raw/playlist_csv": schema.PLAYLIST_CSV.names,
+    **{f"normalized/{t}": schema.TABLE_SCHEMAS[t].names for t in constants.NORMALIZED_TABLES},
+    **{f"serving/{t}": serving_schema(t).names for t in constants.SERVING_TABLES},
+    "analytics/weekly_summary": schema.WEEKLY_SUMMARY.names,
+}
+NOT_TABLES = {"raw/playlist_json", "analytics/dashboard"}
+
+
+def described_columns(column_schema) -> dict[str, str | None]:
+    """Column name -> description, from a TableSchema or its metadata value."""
+    table_schema = getattr(column_schema, "schema", column_schema)
+    return {column.name: column.description for column in table_schema.columns}
+
+
+def test_every_column_of_every_table_is_described_in_the_schema_module():
+    tables = {**schema.FILE_SCHEMAS, "weekly_summary": schema.WEEKLY_SUMMARY}
+    assert set(schema.COLUMN_DESCRIPTIONS) == set(tables)
+    for table, table_schema in tables.items():
+        # No column without a description, and no description of a column that is gone.
+        assert set(schema.column_descriptions(table)) >= set(table_schema.names), table
+        assert set(schema.COLUMN_DESCRIPTIONS[table]) <= set(table_schema.names), table
+
+
+def test_the_definitions_describe_every_column_before_any_materialization():
+    asset_graph = defs.resolve_asset_graph()
+    all_keys = {key.to_user_string() for key in asset_graph.get_all_asset_keys()}
+    assert all_keys == set(TABLE_COLUMNS) | NOT_TABLES  # a new table gets its columns here
+    for name, columns in TABLE_COLUMNS.items():
+        key = dg.AssetKey.from_user_string(name)
+        spec = defs.resolve_assets_def(key).specs_by_key[key]
+        described = described_columns(spec.metadata[COLUMN_SCHEMA])
+        assert list(described) == list(columns), name
+        assert all(description and description.strip() for description in described.values())
+    entries = dg.AssetKey(["serving", constants.PLAYLIST_ENTRIES])
+    spec = defs.resolve_assets_def(entries).specs_by_key[entries]
+    [playlist_id] = [c for c in spec.metadata[COLUMN_SCHEMA].columns if c.name == "playlist_id"]
+    assert playlist_id.constraints.nullable is False
+    assert playlist_id.description.startswith("The playlist's Spotify id")
+
+
+def _assert_described(metadata: dict, columns: list[str]) -> None:
+    described = described_columns(metadata[COLUMN_SCHEMA])
+    assert list(described) == list(columns)
+    assert all(description and description.strip() for description in described.values())
+
+
+def test_every_materialization_describes_every_column(context):
+    recording = _recording()
+    csv_output = playlist_csv(context, playlist=recording)
+    _assert_described(csv_output.metadata, TABLE_COLUMNS["raw/playlist_csv"])
+    events = list(normalized_tables(context, playlist=recording))
+    outputs = {
+        e.output_name.removeprefix("normalized__"): e for e in events if isinstance(e, dg.Output)
+    }
+    assert set(outputs) == set(constants.NORMALIZED_TABLES)
+    for table, output in outputs.items():
+        _assert_described(output.metadata, TABLE_COLUMNS[f"normalized/{table}"])
+    for serving in serving_assets:
+        table = serving.key.path[-1]
+        output = serving(normalized=outputs[table].value)
+        _assert_described(output.metadata, TABLE_COLUMNS[f"serving/{table}"])
+    # What the UI shows beside a column: its type, whether it may be null, what it holds.
+    columns = outputs[constants.SONGS].metadata[COLUMN_SCHEMA].schema.columns
+    [popularity] = [column for column in columns if column.name == "popularity"]
+    assert popularity.type == "int64" and popularity.constraints.nullable is True
+    assert popularity.description == schema.SONGS_DESCRIPTIONS["popularity"]

@@ -31,6 +31,7 @@ from spotify_assets.sql.athena import (
 )
 from spotify_assets.sql.duckdb_lake import DuckDBLake
 from spotify_assets_tests.sql_lakes import sample_lake
+from spotify_assets_tests.test_cli_names import SAMPLE_BY_NAME
 
 LATEST_WEEK = SAMPLE_WEEKS[-1]
 
@@ -53,12 +54,13 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_list_names_every_view(local_lake, capsys):
+def test_list_names_every_view_in_alphabetical_order(local_lake, capsys):
     code, out, _ = run_cli(capsys, "--list")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == list(catalog.views())
+    assert [line.split()[0] for line in out.splitlines()] == sorted(catalog.views())
+    assert out.splitlines()[0].startswith("album_types ")
     code, out, _ = run_cli(capsys, "--list", "--format", "json")
-    assert [item["view"] for item in json.loads(out)] == list(catalog.views())
+    assert [item["view"] for item in json.loads(out)] == sorted(catalog.views())
 
 
 def test_top_artists_of_a_playlist_as_json(local_lake, capsys):
@@ -122,12 +124,57 @@ def test_a_query_over_tables_and_views(local_lake, capsys):
 
 
 def test_mistakes_get_a_message_not_a_traceback(local_lake, capsys):
-    code, _, err = run_cli(capsys, "top_artist")
-    assert code == 2 and "no view named 'top_artist'" in err and "top_artists" in err
+    code, out, err = run_cli(capsys, "top_artist")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: no view named 'top_artist'; did you mean 'top_artists'? The views are: "
+        + ", ".join(sorted(catalog.views()))
+        + "\n"
+    )
+    code, _, err = run_cli(capsys, "nothing_like_it")
+    assert code == 2 and err.startswith("error: no view named 'nothing_like_it'. The views are: ")
     code, _, err = run_cli(capsys, "--query", "SELECT nothing FROM songs")
     assert code == 1 and err.startswith("error:")
     with pytest.raises(SystemExit):
         run_cli(capsys, "top_artists", "--week", "last tuesday")
+
+
+def test_a_playlist_not_in_the_lake_is_an_error_listing_the_lakes_playlists(local_lake, capsys):
+    unknown = "5UoXmz9Ih7BMj3N8lyfB0X"  # one letter off the small playlist
+    code, out, err = run_cli(capsys, "weekly_summary", "--playlist", unknown)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: no playlist '{unknown}' in the lake at {local_lake}",
+        "the lake holds 5 playlists:",
+        *(f"  {playlist_id}  {name}" for playlist_id, name in SAMPLE_BY_NAME),
+    ]
+    # A URL of it says the same about the id in it.
+    url = f"https://open.spotify.com/playlist/{unknown}?si=x"
+    assert run_cli(capsys, "top_artists", "--playlist", url)[2] == err
+
+
+def test_a_configured_playlist_not_materialized_yet_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(constants.ENV_DEPLOYMENT, raising=False)
+    monkeypatch.setenv(constants.ENV_DATA_DIR, str(tmp_path))
+    code, out, err = run_cli(capsys, "weekly_summary", "--playlist", SMALL_PLAYLIST_ID)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: no playlist '{SMALL_PLAYLIST_ID}' in the lake at {tmp_path}",
+        "it is configured (Sunday Morning), but none of its weeks is materialized yet "
+        "(`spotify-assets playlists --partitions` lists its partition keys)",
+        "the lake has no playlists yet: materialize some weeks first, one run per key of "
+        "`spotify-assets playlists --partitions`",
+    ]
+
+
+def test_hours_are_printed_to_two_decimals(local_lake, capsys):
+    code, out, _ = run_cli(
+        capsys, "playlist_length", "--playlist", MAIN_PLAYLIST_ID, "--format", "json"
+    )
+    assert code == 0
+    hours = [row["hours"] for row in json.loads(out)]
+    assert hours and all(value == round(value, 2) for value in hours)
+    assert any(value != round(value, 1) for value in hours)  # two decimals, not one
 
 
 def test_an_empty_lake_prints_no_rows_and_says_why(tmp_path, monkeypatch, capsys):

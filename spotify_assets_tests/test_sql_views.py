@@ -2,6 +2,7 @@
 session), row for row against an independent pandas calculation from the same Parquet files."""
 
 import datetime as dt
+import decimal
 import math
 
 import pandas as pd
@@ -21,6 +22,13 @@ from spotify_assets.sql.result import QueryResult
 from spotify_assets_tests.sql_lakes import read_lake, sample_lake
 
 HOUR_MS = 3_600_000
+
+
+def _hours(duration_ms) -> float:
+    """Hours to two decimals as the views give them: ROUND(x, 2) on both engines rounds the
+    double x * 100 half away from zero, then divides by 100."""
+    scaled = decimal.Decimal(float(duration_ms) / HOUR_MS * 100)
+    return float(scaled.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP)) / 100
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +153,7 @@ def expect_playlist_length(lake):
                 "local_files": int(kinds.get("local", 0)),
                 "unavailable": int(kinds.get("unavailable", 0)),
                 "duration_ms": duration,
-                "hours": duration / HOUR_MS,
+                "hours": _hours(duration),
             }
         )
     return rows
@@ -446,7 +454,7 @@ def expect_contributors(lake):
                     "added_by": added_by,
                     "entries": len(g),
                     "tracks": int((g["item_type"] == "track").sum()),
-                    "hours": g["duration_ms"].fillna(0).sum() / HOUR_MS,
+                    "hours": _hours(g["duration_ms"].fillna(0).sum()),
                     "new_entries": new,
                     "share": len(g) / len(snapshot),
                 }
@@ -554,3 +562,12 @@ def test_edge_cases_reach_the_views(view_rows):
     assert {row["added_by"] for row in contributors} >= {"sample_owner", "mira.okafor", None}
     overlap = _rows_of(view_rows["playlist_overlap"], MAIN_PLAYLIST_ID, week=latest)
     assert COLLABORATIVE_PLAYLIST_ID in {row["other_playlist"] for row in overlap}
+
+
+def test_hours_are_rounded_to_two_decimals(view_rows):
+    for name in ("playlist_length", "contributors", "weekly_summary"):
+        hours = [row["hours"] for row in view_rows[name]]
+        assert hours and all(value == round(value, 2) for value in hours), name
+    # duration_ms stays exact beside the rounded hours.
+    [length] = _rows_of(view_rows["playlist_length"], SMALL_PLAYLIST_ID, week=SAMPLE_WEEKS[0])
+    assert length["hours"] == _hours(length["duration_ms"]) != length["duration_ms"] / HOUR_MS

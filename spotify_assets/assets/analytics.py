@@ -1,4 +1,4 @@
-"""Analytics: the lake's history as numbers the Dagster UI plots, and the files the dashboard reads.
+"""Analytics: each playlist-week in numbers, and the files the dashboard reads (and charts).
 
 Both run the SQL views (``spotify_assets/sql/views``) on the lake's engine: DuckDB over local
 files, Athena over S3. They write small JSON files through the object store, so a page view never
@@ -9,7 +9,7 @@ import dagster as dg
 import pyarrow as pa
 
 from spotify_assets import constants
-from spotify_assets.assets.metadata import table_metadata
+from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
 from spotify_assets.assets.normalized import normalized_key
 from spotify_assets.io_managers.object_store import CONTENT_TYPES, JSON
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
@@ -23,6 +23,7 @@ from spotify_assets.sql.dashboard import (
     summary_metadata,
 )
 from spotify_assets.sql.lake import lake_at, object_store_root
+from spotify_assets.transforms import schema
 
 ANALYTICS = "analytics"
 WEEKLY_SUMMARY = dg.AssetKey([ANALYTICS, "weekly_summary"])
@@ -47,6 +48,7 @@ _AFTER_THE_LAKE_CHANGES = dg.AutomationCondition.eager().without(
     ],
     required_resource_keys={"object_store"},
     automation_condition=_AFTER_THE_LAKE_CHANGES,
+    metadata=column_schema_metadata(SUMMARY_VIEW, schema.WEEKLY_SUMMARY),
     kinds={"sql", "json"},
 )
 def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -54,8 +56,10 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     previous snapshot, turnover and distinct credited artists (the `weekly_summary` view).
     An empty snapshot counts 0 entries and 0 hours.
 
-    Stored as `analytics/weekly_summary/week=<week>/playlist=<id>/weekly_summary.json`; the
-    Plots tab draws each number over the partitions."""
+    Stored as `analytics/weekly_summary/week=<week>/playlist=<id>/weekly_summary.json`. The
+    numbers are each partition's metadata: read them on one partition. For a playlist's
+    numbers over the weeks, open the dashboard (`spotify-assets serve`), which charts them per
+    playlist; the Plots tab here would put every playlist|week key on one axis."""
     week, playlist = week_and_playlist(context)
     store = context.resources.object_store
     query = catalog.view_query(SUMMARY_VIEW, week=week, playlist=playlist)
@@ -72,7 +76,10 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             **summary_metadata(result),
-            **table_metadata(pa.Table.from_pylist(result.records())),
+            **table_metadata(
+                pa.Table.from_pylist(result.records(), schema=schema.WEEKLY_SUMMARY),
+                SUMMARY_VIEW,
+            ),
             "path": dg.MetadataValue.path(str(path)),
         }
     )

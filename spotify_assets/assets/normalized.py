@@ -3,7 +3,7 @@
 import dagster as dg
 
 from spotify_assets import constants
-from spotify_assets.assets.metadata import table_metadata
+from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
 from spotify_assets.assets.raw import PLAYLIST_JSON
 from spotify_assets.io_managers.object_store import PARQUET, STORAGE_FORMAT
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
@@ -70,7 +70,10 @@ CHECK_SPECS = [
             group_name=constants.NORMALIZED,
             deps=[PLAYLIST_JSON],
             description=DESCRIPTIONS[table],
-            metadata={STORAGE_FORMAT: PARQUET},
+            metadata={
+                STORAGE_FORMAT: PARQUET,
+                **column_schema_metadata(table, schema.TABLE_SCHEMAS[table]),
+            },
             kinds={"parquet"},
         ).with_io_manager_key("object_store")
         for table in constants.NORMALIZED_TABLES
@@ -88,7 +91,9 @@ def normalized_tables(context: dg.AssetExecutionContext, playlist: dict):
     except PlaylistFormatError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
     for table, value in tables.items():
-        yield dg.Output(value, output_name=_output_name(table), metadata=table_metadata(value))
+        yield dg.Output(
+            value, output_name=_output_name(table), metadata=table_metadata(value, table)
+        )
     total = playlist_entries_page(playlist, week=week).get("total")
     for spec in CHECK_SPECS:
         table = spec.asset_key.path[-1]

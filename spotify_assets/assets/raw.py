@@ -4,14 +4,20 @@ import dagster as dg
 from upath import UPath
 
 from spotify_assets import constants
-from spotify_assets.assets.metadata import table_metadata
+from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
 from spotify_assets.io_managers.object_store import CSV, JSON, STORAGE_FORMAT, decode
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.sources import PlaylistSource, SourceError, StoredSnapshot
-from spotify_assets.transforms import PlaylistFormatError, flatten_playlist, playlist_entries_page
+from spotify_assets.transforms import (
+    PlaylistFormatError,
+    flatten_playlist,
+    playlist_entries_page,
+    schema,
+)
 
 PLAYLIST_JSON = dg.AssetKey([constants.RAW, "playlist_json"])
 PLAYLIST_CSV = dg.AssetKey([constants.RAW, "playlist_csv"])
+CSV_TABLE = PLAYLIST_CSV.path[-1]
 
 
 def latest_stored_snapshot(
@@ -91,7 +97,7 @@ def playlist_json(
     group_name=constants.RAW,
     partitions_def=week_playlist_partitions,
     io_manager_key="object_store",
-    metadata={STORAGE_FORMAT: CSV},
+    metadata={STORAGE_FORMAT: CSV, **column_schema_metadata(CSV_TABLE, schema.PLAYLIST_CSV)},
     ins={"playlist": dg.AssetIn(PLAYLIST_JSON)},
     kinds={"csv"},
 )
@@ -103,4 +109,4 @@ def playlist_csv(context: dg.AssetExecutionContext, playlist: dict):
         table = flatten_playlist(playlist, week=week)
     except PlaylistFormatError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
-    return dg.Output(table, metadata=table_metadata(table))
+    return dg.Output(table, metadata=table_metadata(table, CSV_TABLE))

@@ -27,6 +27,19 @@ def recorded_weeks(replay_dir: str | Path, playlist_id: str) -> list[str]:
     return sorted(path.stem for path in (Path(replay_dir) / playlist_id).glob("*.json"))
 
 
+def recorded_playlist_name(replay_dir: str | Path, playlist_id: str) -> str | None:
+    """The playlist's name in its latest recording; None without a readable one."""
+    weeks = recorded_weeks(replay_dir, playlist_id)
+    if not weeks:
+        return None
+    try:
+        playlist = json.loads((Path(replay_dir) / playlist_id / f"{weeks[-1]}.json").read_bytes())
+    except (OSError, ValueError):  # a broken recording fails its partition, not a listing
+        return None
+    name = playlist.get("name") if isinstance(playlist, dict) else None
+    return name if isinstance(name, str) and name.strip() else None
+
+
 def read_replay_file(replay_dir: str | Path, playlist_id: str, week: str) -> Extraction:
     """The recorded snapshot of one playlist for one week, checked to be that playlist."""
     path = Path(replay_dir) / playlist_id / f"{week}.json"

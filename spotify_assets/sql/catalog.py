@@ -8,6 +8,7 @@ then ``-- order by: ...`` (the order its rows are shown in) and ``-- dashboard: 
 """
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -39,7 +40,10 @@ class View:
 
 class UnknownViewError(KeyError):
     def __str__(self) -> str:
-        return f"no view named {self.args[0]!r}; the views are: {', '.join(views())}"
+        name, known = self.args[0], sorted(views())
+        close = difflib.get_close_matches(name, known, n=1)
+        guess = f"; did you mean {close[0]!r}?" if close else "."
+        return f"no view named {name!r}{guess} The views are: {', '.join(known)}"
 
 
 def _parse(path: Path, names: set[str]) -> View:

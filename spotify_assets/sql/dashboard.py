@@ -17,7 +17,7 @@ from spotify_assets.sql.result import QueryResult
 DASHBOARD_FOLDER = "dashboard"
 INDEX_FILE = "index.json"
 SUMMARY_VIEW = "weekly_summary"
-# Metrics of the weekly summary that the UI plots.
+# Metrics of the weekly summary, shown as each partition's metadata.
 SUMMARY_METRICS = ("entries", "hours", "added", "removed", "turnover", "distinct_artists")
 _PLAYLIST_ID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -95,7 +95,7 @@ def _latest_row(summaries: dict[str, list[dict]], playlist: str, latest: dict) -
 
 
 def summary_metadata(result: QueryResult) -> dict[str, int | float]:
-    """Numbers for Dagster to plot from one playlist-week's ``weekly_summary`` row. The view
+    """The numbers of one playlist-week's ``weekly_summary`` row, for its metadata. The view
     has no row for an empty snapshot: that week counts 0 entries and 0 hours."""
     [record] = result.records() or [{"entries": 0, "hours": 0.0}]
     return {metric: record[metric] for metric in SUMMARY_METRICS if record.get(metric) is not None}

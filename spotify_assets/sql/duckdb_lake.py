@@ -85,6 +85,14 @@ def lake_is_empty(data_dir: Path | str) -> bool:
     return not _has_files(Path(data_dir), constants.PLAYLIST_ENTRIES)
 
 
+def lake_playlists(data_dir: Path | str) -> list[str]:
+    """The playlists with at least one week in the local lake, from its folder names (every
+    materialized partition writes a ``playlist_entries`` file, an empty snapshot included)."""
+    folder = Path(data_dir) / constants.NORMALIZED / constants.PLAYLIST_ENTRIES
+    prefix = f"{constants.PLAYLIST}="
+    return sorted({path.parent.name.removeprefix(prefix) for path in folder.glob("*/*/*.parquet")})
+
+
 class DuckDBLake:
     """Runs SQL over the local lake. Opens the files at each query, so it sees new weeks."""
 

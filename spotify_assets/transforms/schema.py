@@ -1,4 +1,5 @@
-"""Column names and types of every table: the one place the lake's schema is written down.
+"""Column names, types and meanings of every table: the one place the lake's schema is written
+down. The descriptions are what the Dagster UI shows beside each column.
 
 Integers are int64 (Glue's ``bigint``) and timestamps are milliseconds in UTC, as Athena reads
 them. ``nullable=False`` marks the primary-key columns.
@@ -17,6 +18,13 @@ ARTISTS = pa.schema(
     ]
 )
 
+ARTISTS_DESCRIPTIONS = {
+    "artist_id": "Spotify's id of the artist (primary key).",
+    "artist_name": "The artist's name as Spotify shows it.",
+    "external_url": "The artist's page on open.spotify.com.",
+    "uri": "The artist's Spotify URI (spotify:artist:<id>).",
+}
+
 ALBUMS = pa.schema(
     [
         pa.field("album_id", pa.string(), nullable=False),
@@ -30,6 +38,19 @@ ALBUMS = pa.schema(
         pa.field("url", pa.string()),
     ]
 )
+
+ALBUMS_DESCRIPTIONS = {
+    "album_id": "Spotify's id of the album (primary key).",
+    "name": "The album's title.",
+    "release_date": "The release date as Spotify gives it: YYYY, YYYY-MM or YYYY-MM-DD; "
+    "'0000' when Spotify does not know it.",
+    "release_date_precision": "How precise release_date is: year, month or day.",
+    "release_year": "The year of release_date; null when Spotify does not know it ('0000').",
+    "album_type": "album, single or compilation.",
+    "total_tracks": "How many tracks the album has (all of them, not only the playlist's).",
+    "artist_id": "The album's first credited artist (artists.artist_id).",
+    "url": "The album's page on open.spotify.com.",
+}
 
 SONGS = pa.schema(
     [
@@ -48,6 +69,24 @@ SONGS = pa.schema(
     ]
 )
 
+SONGS_DESCRIPTIONS = {
+    "song_id": "Spotify's id of the track (primary key).",
+    "song_name": "The track's title.",
+    "duration_ms": "The track's length in milliseconds.",
+    "url": "The track's page on open.spotify.com.",
+    "popularity": "Spotify's popularity score, 0 to 100; null when Spotify leaves it out, as it "
+    "does for apps in Development Mode.",
+    "song_added": "When the track was first added to the playlist (UTC): the earliest added_at "
+    "of its entries in the snapshot.",
+    "album_id": "The track's album (albums.album_id).",
+    "artist_id": "The track's first credited artist (artists.artist_id); song_artists holds "
+    "every credited artist.",
+    "isrc": "The track's International Standard Recording Code, when Spotify has one.",
+    "explicit": "True when the track is marked explicit.",
+    "disc_number": "The disc of the album the track is on (1 for most albums).",
+    "track_number": "The track's number on its disc.",
+}
+
 SONG_ARTISTS = pa.schema(
     [
         pa.field("song_id", pa.string(), nullable=False),
@@ -55,6 +94,12 @@ SONG_ARTISTS = pa.schema(
         pa.field("artist_id", pa.string(), nullable=False),
     ]
 )
+
+SONG_ARTISTS_DESCRIPTIONS = {
+    "song_id": "The track (songs.song_id).",
+    "artist_position": "The artist's place in the track's credits: 0 is the lead artist.",
+    "artist_id": "The credited artist (artists.artist_id).",
+}
 
 # In the lake, playlist_id and week come from the folder names (playlist=..., week=...).
 PLAYLIST_ENTRIES = pa.schema(
@@ -70,6 +115,24 @@ PLAYLIST_ENTRIES = pa.schema(
         pa.field("snapshot_id", pa.string()),
     ]
 )
+
+PLAYLIST_ENTRIES_DESCRIPTIONS = {
+    "position": "The entry's place in the playlist, counting from 0: the key, with the "
+    "playlist (and the week, in the lake).",
+    "item_type": "What the entry plays: track (a Spotify track), episode (a podcast episode), "
+    "local (a local file) or unavailable (an item Spotify no longer returns).",
+    "song_id": "The Spotify track the entry plays (songs.song_id); null for episodes, local "
+    "files and unavailable items.",
+    "uri": "The Spotify URI of what the entry plays (spotify:track:..., spotify:episode:..., "
+    "spotify:local:...); null when Spotify returns no item.",
+    "name": "The title of what the entry plays: a track, an episode or a local file.",
+    "duration_ms": "Its length in milliseconds.",
+    "added_at": "When the entry was added to the playlist (UTC); null when Spotify does not say.",
+    "added_by": "The Spotify user id of whoever added the entry; null when Spotify does not say "
+    "(old entries, deleted accounts).",
+    "snapshot_id": "Spotify's version of the playlist when it was read: the same on every entry "
+    "of the snapshot, and different after any edit.",
+}
 
 # raw/playlist_csv: one row per entry, flattened. Lists are written as text: ids joined with
 # ";" (Spotify ids are base62) and names as a JSON array (names may hold any character).
@@ -103,6 +166,71 @@ PLAYLIST_CSV = pa.schema(
     ]
 )
 
+PLAYLIST_CSV_DESCRIPTIONS = {
+    "position": "The entry's place in the playlist, counting from 0.",
+    "item_type": "What the entry plays: track, episode, local or unavailable.",
+    "added_at": "When the entry was added, as Spotify wrote it (ISO 8601, UTC).",
+    "added_by": "The Spotify user id of whoever added the entry, when Spotify says.",
+    "is_local": "True for a local file (a file on the owner's computer, not on Spotify).",
+    "item_id": "The Spotify id of the track or episode; null for local files and unavailable "
+    "items.",
+    "uri": "The Spotify URI of the track, episode or local file.",
+    "name": "The title of the track, episode or local file.",
+    "duration_ms": "Its length in milliseconds.",
+    "explicit": "True when marked explicit.",
+    "disc_number": "A track's disc on its album.",
+    "track_number": "A track's number on its disc.",
+    "isrc": "A track's International Standard Recording Code.",
+    "popularity": "Spotify's popularity score, 0 to 100, when Spotify gives it.",
+    "artist_ids": "The credited artists' Spotify ids, in credit order, joined with ';'.",
+    "artist_names": "The credited artists' names, in credit order, as a JSON array.",
+    "album_id": "The Spotify id of the track's album.",
+    "album_name": "The title of the track's album.",
+    "album_type": "album, single or compilation.",
+    "album_release_date": "The album's release date as Spotify gives it: YYYY, YYYY-MM or "
+    "YYYY-MM-DD.",
+    "album_release_date_precision": "How precise album_release_date is: year, month or day.",
+    "album_artist_ids": "The album's artists' Spotify ids, in credit order, joined with ';'.",
+    "show_id": "An episode's podcast (show) id.",
+    "show_name": "An episode's podcast name.",
+    "url": "The item's page on open.spotify.com.",
+}
+
+# analytics/weekly_summary: one row of the `weekly_summary` view, stored as JSON (`week` as text).
+WEEKLY_SUMMARY = pa.schema(
+    [
+        pa.field("playlist", pa.string()),
+        pa.field("week", pa.string()),
+        pa.field("entries", pa.int64()),
+        pa.field("hours", pa.float64()),
+        pa.field("added", pa.int64()),
+        pa.field("removed", pa.int64()),
+        pa.field("turnover", pa.float64()),
+        pa.field("distinct_artists", pa.int64()),
+    ]
+)
+
+WEEKLY_SUMMARY_DESCRIPTIONS = {
+    "entries": "Entries in the snapshot: tracks, episodes, local files and unavailable items.",
+    "hours": "The entries' total length in hours, to two decimals.",
+    "added": "Items (by URI) in this snapshot and not in the playlist's previous one in the "
+    "lake; null for its first snapshot.",
+    "removed": "Items in the previous snapshot and not in this one; null for the first.",
+    "turnover": "The share of the items of both snapshots that changed, (added + removed) / "
+    "all: 0 when unchanged, 1 when all new; null for the first snapshot.",
+    "distinct_artists": "Different artists credited on the snapshot's tracks (every credited "
+    "artist, not only the leads).",
+}
+
+# Columns a table gets from where it is stored, not from its files: the lake's folders
+# (week=..., playlist=...), and the serving store's key of a playlist's entries.
+PARTITION_COLUMN_DESCRIPTIONS = {
+    "week": "The snapshot's week, by its Monday (ISO date); in the lake, the folder week=<date>.",
+    "playlist": "The playlist's Spotify id; in the lake, the folder playlist=<id>.",
+    "playlist_id": "The playlist's Spotify id; with position, the key of the serving table, "
+    "which holds each playlist's latest snapshot.",
+}
+
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "artists": ARTISTS,
     "albums": ALBUMS,
@@ -131,3 +259,20 @@ FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
 
 # Column types of every stored table by asset name (CSV needs them to read back typed).
 FILE_SCHEMAS: dict[str, pa.Schema] = {"playlist_csv": PLAYLIST_CSV, **TABLE_SCHEMAS}
+
+# What each column holds, by table name; every column of FILE_SCHEMAS and WEEKLY_SUMMARY has one.
+COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "artists": ARTISTS_DESCRIPTIONS,
+    "albums": ALBUMS_DESCRIPTIONS,
+    "songs": SONGS_DESCRIPTIONS,
+    "song_artists": SONG_ARTISTS_DESCRIPTIONS,
+    "playlist_entries": PLAYLIST_ENTRIES_DESCRIPTIONS,
+    "playlist_csv": PLAYLIST_CSV_DESCRIPTIONS,
+    "weekly_summary": WEEKLY_SUMMARY_DESCRIPTIONS,
+}
+
+
+def column_descriptions(table: str) -> dict[str, str]:
+    """What each column of a table holds, the partition columns (week, playlist, playlist_id)
+    included, by column name."""
+    return {**PARTITION_COLUMN_DESCRIPTIONS, **COLUMN_DESCRIPTIONS[table]}

@@ -1,7 +1,7 @@
 -- Who added what, for collaborative playlists: per snapshot and user, the entries they
--- added that are in the playlist, their hours, and how many of those play an item that was
--- not in the previous snapshot in the lake (null for the first). added_by is null when
--- Spotify does not say (old entries, deleted accounts).
+-- added that are in the playlist, their hours (to two decimals), and how many of those play
+-- an item that was not in the previous snapshot in the lake (null for the first). added_by is
+-- null when Spotify does not say (old entries, deleted accounts).
 -- order by: playlist, week, entries DESC, added_by
 -- dashboard: history
 WITH previous_items AS (
@@ -32,7 +32,7 @@ SELECT
     m.added_by,
     COUNT(*) AS entries,
     COUNT(CASE WHEN m.item_type = 'track' THEN 1 END) AS tracks,
-    CAST(COALESCE(SUM(m.duration_ms), 0) AS DOUBLE) / 3600000 AS hours,
+    ROUND(CAST(COALESCE(SUM(m.duration_ms), 0) AS DOUBLE) / 3600000, 2) AS hours,
     CASE
         WHEN MAX(m.previous_week) IS NOT NULL
             THEN COUNT(CASE WHEN m.uri IS NOT NULL AND m.previous_uri IS NULL THEN 1 END)
