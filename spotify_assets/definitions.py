@@ -2,6 +2,8 @@
 ``dg scaffold defs`` added under ``spotify_assets/defs/`` and, per deployment, the resources
 (picked in :mod:`spotify_assets.deployment`)."""
 
+import warnings
+
 import dagster as dg
 
 from spotify_assets import defs as defs_folder
@@ -9,6 +11,18 @@ from spotify_assets.assets import all_assets
 from spotify_assets.assets.analytics import analytics_sensor
 from spotify_assets.deployment import PROJECT_ROOT, resources
 from spotify_assets.schedules import weekly_snapshot_job, weekly_snapshot_schedule
+
+
+def scaffolded_defs() -> dg.Definitions:
+    """What `dg scaffold defs` added under ``spotify_assets/defs/``."""
+    with warnings.catch_warnings():
+        # Dagster's defs-folder loader calls functions it marks as preview; the one that hid
+        # that (`load_defs`) is deprecated, and `load_from_defs_folder` needs pyproject.toml,
+        # which an image does not carry.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        tree = dg.ComponentTree.from_module(defs_module=defs_folder, project_root=PROJECT_ROOT)
+        return tree.build_defs()
+
 
 defs = dg.Definitions.merge(
     dg.Definitions(
@@ -21,5 +35,5 @@ defs = dg.Definitions.merge(
         # most of a partition's run starting Python.
         executor=dg.in_process_executor,
     ),
-    dg.load_defs(defs_root=defs_folder, project_root=PROJECT_ROOT),
+    scaffolded_defs(),
 )
