@@ -2,7 +2,8 @@
 (``/authorize``, ``/api/token``) and the Web API endpoints the live source uses (``/v1/me``,
 ``/v1/playlists/{id}``, ``/v1/playlists/{id}/items``), from playlist documents in the shape the
 replay source reads. It splits each document into the pages Spotify would serve, records every
-request, and answers 429, 5xx, 403, 404 or ``invalid_grant`` when a test asks it to."""
+request, and answers 429, 5xx, 403, 404, ``invalid_grant``, a redirect or HTML when a test asks it
+to, whole, cut short, or a byte at a time."""
 
 import contextlib
 import json
@@ -12,6 +13,7 @@ from base64 import b64decode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 CLIENT_ID = "fake-client-id-0123456789"
@@ -21,6 +23,10 @@ REFRESH_TOKEN = "REFRESH-TOKEN-e9800998ecf8427e"
 AUTHORIZATION_CODE = "AUTH-CODE-5d41402abc4b2a76"
 ACCESS_TOKEN_PREFIX = "ACCESS-TOKEN-7d793037a0760186-"
 OWNER = {"id": "fake_owner", "display_name": "Fake Owner"}
+
+# How an answer is sent: at once; its headers, then a byte of the body at a time; a byte at a time
+# from the status line on; or with only half of the body its Content-Length announces.
+Delivery = Literal["whole", "drip body", "drip all", "cut short"]
 
 
 @dataclass
@@ -43,9 +49,10 @@ class ScriptedAnswer:
     method: str
     path: str
     status: int
-    body: dict | None
+    body: dict | str | None
     headers: dict[str, str]
     times: int
+    delivery: Delivery
 
 
 class FakeSpotify:
@@ -58,10 +65,12 @@ class FakeSpotify:
         self.requests: list[Request] = []
         self.revoked = False  # the refresh token answers invalid_grant
         self.delay_seconds = 0.0  # every answer waits this long (timeouts)
+        self.drip_seconds = 0.25  # between two bytes of a dripped answer
         self.on_request: Callable[[Request], None] | None = None  # runs before each answer
         self.issued_access_tokens: list[str] = []
         self._scripted: list[ScriptedAnswer] = []
         self._lock = threading.Lock()
+        self._stopped = threading.Event()  # ends the answers still dripping
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -76,6 +85,7 @@ class FakeSpotify:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -109,13 +119,16 @@ class FakeSpotify:
         path: str,
         status: int,
         *,
-        body: dict | None = None,
+        body: dict | str | None = None,
         headers: dict[str, str] | None = None,
         times: int = 1,
+        delivery: Delivery = "whole",
     ) -> None:
-        """The next ``times`` requests to ``path`` get this answer instead."""
+        """The next ``times`` requests to ``path`` get this answer instead: a dict is sent as
+        JSON, a str as HTML (unless ``headers`` give another Content-Type)."""
+        scripted = ScriptedAnswer(method, path, status, body, headers or {}, times, delivery)
         with self._lock:
-            self._scripted.append(ScriptedAnswer(method, path, status, body, headers or {}, times))
+            self._scripted.append(scripted)
 
     def rate_limit(self, path: str, retry_after: int, *, quota: bool = False, times: int = 1):
         error = {"status": 429, "message": "API rate limit exceeded"}
@@ -265,7 +278,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         scripted = spotify._scripted_answer(method, url.path)
         if scripted:
-            return self._send(scripted.status, scripted.body, scripted.headers)
+            return self._send(
+                scripted.status, scripted.body, scripted.headers, delivery=scripted.delivery
+            )
         if method == "GET" and url.path == "/authorize":
             redirect = request.query["redirect_uri"]
             answer = {"code": AUTHORIZATION_CODE, "state": request.query.get("state", "")}
@@ -276,14 +291,38 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(*spotify._api(request))
         return self._send(404, {"error": {"status": 404, "message": "Not found"}})
 
-    def _send(self, status: int, body: dict | None, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode() if body is not None else b""
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+    def _send(
+        self,
+        status: int,
+        body: dict | str | None,
+        headers: dict | None = None,
+        *,
+        delivery: Delivery = "whole",
+    ) -> None:
+        fields = {}
+        if isinstance(body, str):
+            data = body.encode()
+            fields["Content-Type"] = "text/html; charset=utf-8"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            fields["Content-Type"] = "application/json; charset=utf-8"
+        else:
+            data = b""
+        fields.update(headers or {})
+        fields["Content-Length"] = str(len(data))
+        reason = self.responses.get(status, ("",))[0]
+        head = f"{self.protocol_version} {status} {reason}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in fields.items()) + "\r\n"
+        answer = head.encode() + data
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client left
-            self.wfile.write(data)
+            if delivery == "whole":
+                self.wfile.write(answer)
+            elif delivery == "cut short":  # then the connection closes
+                self.wfile.write(answer[: len(head) + len(data) // 2])
+            else:
+                at_once = len(head) if delivery == "drip body" else 0
+                self.wfile.write(answer[:at_once])
+                for offset in range(at_once, len(answer)):
+                    if self.spotify._stopped.wait(self.spotify.drip_seconds):
+                        return
+                    self.wfile.write(answer[offset : offset + 1])

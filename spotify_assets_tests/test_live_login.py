@@ -174,6 +174,22 @@ def test_a_refused_code_says_what_to_check(spotify):
         _login(spotify, Browser())
 
 
+def test_a_redirected_code_exchange_sends_nothing_to_the_target(spotify):
+    with FakeSpotify() as elsewhere:
+        target = f"{elsewhere.accounts_base_url}/api/token"
+        spotify.answer("POST", "/api/token", 307, headers={"Location": target})
+
+        with pytest.raises(LoginError) as error:
+            _login(spotify, Browser())
+
+        assert elsewhere.requests == []
+    assert str(error.value) == (
+        f"{spotify.accounts_base_url}/api/token: answered 307 with a redirect to {target}, "
+        "which is never followed (nothing was sent there): check SPOTIFY_ACCOUNTS_BASE_URL and "
+        "run `spotify-assets login` again"
+    )
+
+
 def test_login_without_a_terminal_names_the_settings_instead_of_asking(
     monkeypatch, capsys, tmp_path
 ):

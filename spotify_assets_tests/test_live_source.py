@@ -3,9 +3,11 @@ requests it makes, the document it builds, the waits it allows and the errors it
 
 import base64
 import datetime as dt
+import functools
 import json
 import logging
 import math
+import time
 
 import pytest
 
@@ -35,7 +37,8 @@ SECRETS = (CLIENT_SECRET, REFRESH_TOKEN)
 
 
 class Clock:
-    """An injected clock: ``sleep`` records the wait and moves time on, without waiting."""
+    """An injected clock: ``sleep`` records the wait and moves time on, without waiting; the
+    monotonic clock runs in real time, plus the waits."""
 
     def __init__(self) -> None:
         self.current = NOW
@@ -47,6 +50,34 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
         self.current += dt.timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        return time.monotonic() + sum(self.waits)
+
+
+READER_SETTINGS = ("timeout_seconds", "request_deadline_seconds", "extraction_deadline_seconds")
+
+
+def live_reader(
+    spotify: FakeSpotify, clock: Clock, client_secret: str = CLIENT_SECRET, **settings
+) -> SpotifyPlaylistReader:
+    """A reader of ``spotify`` on ``clock``: ``settings`` are the reader's timeouts and deadlines
+    and the fields of its RetryPolicy."""
+    reader_settings = {"timeout_seconds": 5.0}
+    reader_settings |= {key: settings.pop(key) for key in READER_SETTINGS if key in settings}
+    return SpotifyPlaylistReader(
+        client_id=CLIENT_ID,
+        client_secret=client_secret,
+        refresh_token=REFRESH_TOKEN,
+        api_url=spotify.api_base_url,
+        accounts_url=spotify.accounts_base_url,
+        retry_policy=RetryPolicy(**settings),
+        sleep=clock.sleep,
+        now=clock.now,
+        monotonic=clock.monotonic,
+        logger=logging.getLogger("spotify_assets_tests.live"),
+        **reader_settings,
+    )
 
 
 @pytest.fixture
@@ -62,21 +93,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_reader(spotify, clock):
-    def make(client_secret: str = CLIENT_SECRET, **policy) -> SpotifyPlaylistReader:
-        return SpotifyPlaylistReader(
-            client_id=CLIENT_ID,
-            client_secret=client_secret,
-            refresh_token=REFRESH_TOKEN,
-            api_url=spotify.api_base_url,
-            accounts_url=spotify.accounts_base_url,
-            timeout_seconds=policy.pop("timeout_seconds", 5.0),
-            retry_policy=RetryPolicy(**policy),
-            sleep=clock.sleep,
-            now=clock.now,
-            logger=logging.getLogger("spotify_assets_tests.live"),
-        )
-
-    return make
+    return functools.partial(live_reader, spotify, clock)
 
 
 def _calls(spotify: FakeSpotify) -> list[tuple]:

@@ -7,7 +7,13 @@ import dagster as dg
 
 
 class SourceError(Exception):
-    """A playlist could not be read; the message names the playlist, the week and why."""
+    """A playlist could not be read; the message names the playlist, the week and why.
+    ``transient``: whether reading it again a few minutes later can succeed (an outage, a short
+    rate limit, a playlist being edited); anything else fails the same way again."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass

@@ -12,10 +12,13 @@ import time
 import dagster as dg
 from pydantic import Field
 
-from spotify_assets.sources.base import Extraction, PlaylistSource, StoredSnapshot
+from spotify_assets.sources.base import Extraction, PlaylistSource, SourceError, StoredSnapshot
 from spotify_assets.sources.spotify_api import (
     DEFAULT_ACCOUNTS_BASE_URL,
     DEFAULT_API_BASE_URL,
+    DEFAULT_EXTRACTION_DEADLINE_SECONDS,
+    DEFAULT_REQUEST_DEADLINE_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
     LOGIN_COMMAND,
     RetryPolicy,
     SpotifyPlaylistReader,
@@ -37,7 +40,8 @@ class LiveSource(PlaylistSource):
     token). Reads the playlist and then every page of its entries, 50 at a time; an unchanged
     playlist (same snapshot id as the latest stored raw snapshot) costs one request. Waits out
     short rate limits and server errors, and fails the partition with a clear message on
-    anything else."""
+    anything else. Every request ends within its deadline (30 s) and a whole read within its own
+    (15 min), however slowly Spotify answers; redirects are never followed."""
 
     client_id: str = Field(description="The Spotify app's client id (SPOTIFY_CLIENT_ID).")
     client_secret: str = Field(
@@ -62,7 +66,19 @@ class LiveSource(PlaylistSource):
         description="The accounts service root (SPOTIFY_ACCOUNTS_BASE_URL), for proxies and tests.",
     )
     request_timeout_seconds: float = Field(
-        default=10.0, description="How long one request may take, the token request included."
+        default=DEFAULT_TIMEOUT_SECONDS,
+        description="How long a request waits to connect, and then for each next part of the "
+        "answer.",
+    )
+    request_deadline_seconds: float = Field(
+        default=DEFAULT_REQUEST_DEADLINE_SECONDS,
+        description="The longest one request may take in all, the token request included, "
+        "however slowly Spotify answers; then it is retried like a server error.",
+    )
+    extraction_deadline_seconds: float = Field(
+        default=DEFAULT_EXTRACTION_DEADLINE_SECONDS,
+        description="The longest one partition's read may take in all, retries and waits "
+        "included; then the partition fails.",
     )
     max_retry_after_seconds: float = Field(
         default=60.0,
@@ -88,6 +104,18 @@ class LiveSource(PlaylistSource):
     def extract_reusing(
         self, playlist_id: str, week: str, latest_stored: StoredSnapshot | None
     ) -> Extraction:
+        credentials = (self.client_id, self.client_secret, self.refresh_token)
+        unset = [
+            name
+            for name, value in zip(CREDENTIAL_VARIABLES, credentials, strict=True)
+            if not value.strip()
+        ]
+        if unset:
+            raise SourceError(
+                f"playlist {playlist_id!r}, week {week}: no value for {', '.join(unset)} in this "
+                "run: set it where runs read their settings (.env for `dagster dev`, the "
+                "deployment's secret variables otherwise)"
+            )
         return self.reader().read(playlist_id, week, latest_stored)
 
     def reader(self) -> SpotifyPlaylistReader:
@@ -99,6 +127,8 @@ class LiveSource(PlaylistSource):
             api_url=self.api_base_url,
             accounts_url=self.accounts_base_url,
             timeout_seconds=self.request_timeout_seconds,
+            request_deadline_seconds=self.request_deadline_seconds,
+            extraction_deadline_seconds=self.extraction_deadline_seconds,
             accept_language=self.accept_language,
             retry_policy=RetryPolicy(
                 max_retry_after_seconds=self.max_retry_after_seconds,

@@ -36,7 +36,10 @@ from spotify_assets.sources.spotify_api import (
     LOGIN_COMMAND,
     SCOPES,
     OwnerAuthorization,
+    SpotifyRequestError,
+    SpotifySession,
     api_base_url,
+    redactor,
 )
 
 CALLBACK_PATH = "/callback"
@@ -138,14 +141,13 @@ def login(
         ) from None
     with server:
         callback = redirect_uri(server.server_port)
-        session = requests.Session()
+        session = SpotifySession(timeout_seconds=TIMEOUT_SECONDS)
         authorization = OwnerAuthorization(
             client_id,
             client_secret,
             redirect_uri=callback,
             state=state,
             accounts_url=accounts_url,
-            timeout_seconds=TIMEOUT_SECONDS,
             session=session,
         )
         consent_url = authorization.get_authorize_url()
@@ -164,6 +166,11 @@ def login(
             f"Spotify refused the code ({getattr(error, 'error', None) or error}): check "
             f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}, then run `{LOGIN_COMMAND}` again"
         ) from None
+    except SpotifyRequestError as error:
+        raise LoginError(
+            f"{redactor.redact(str(error))}: check {ENV_ACCOUNTS_BASE_URL} and run "
+            f"`{LOGIN_COMMAND}` again"
+        ) from None
     except requests.RequestException as error:
         raise LoginError(
             f"could not reach Spotify's accounts service ({type(error).__name__})"
@@ -172,7 +179,6 @@ def login(
     client = spotipy.Spotify(
         auth_manager=authorization,
         requests_session=session,
-        requests_timeout=TIMEOUT_SECONDS,
         retries=0,
         status_retries=0,
     )

@@ -3,15 +3,20 @@
 What the 2026 API allows (see ``shared/reference/spotify-api-2026.md``) decides the shape of this
 module: Authorization Code with the owner's refresh token (only owners and collaborators get a
 playlist's entries), pages of at most 50 entries, a daily quota that answers 429, and editorial
-playlists that answer 404. Every request has a timeout, no token is ever written to disk, nothing
-ever prompts, and no secret reaches a log line or an exception message.
+playlists that answer 404. Every request ends by a deadline however slowly the server answers,
+no redirect is ever followed, no token is ever written to disk, nothing ever prompts, and no secret
+reaches a log line or an exception message.
 """
 
+import contextlib
 import datetime as dt
 import email.utils
+import functools
 import logging
 import math
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 import spotipy
+from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyOAuth, SpotifyOauthError
 
@@ -35,6 +41,18 @@ ITEM_TYPES = ("track", "episode")  # without episodes Spotify returns them malfo
 EDITORIAL_PREFIX = "37i9dQZ"  # Spotify-owned editorial and algorithmic playlists
 QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
 ENTRY_PAGE_KEYS = ("items", "tracks")  # the 2026 name of the paging object first, then the older
+
+DEFAULT_TIMEOUT_SECONDS = 10.0  # to connect, and between two reads of an answer
+DEFAULT_REQUEST_DEADLINE_SECONDS = 30.0  # one request in all, however slowly it is answered
+# One request may use its whole retry budget (735 s with the default policy, see
+# RetryPolicy.longest_request_seconds) and the other requests of a large playlist still have
+# about three minutes at their usual pace.
+DEFAULT_EXTRACTION_DEADLINE_SECONDS = 15 * 60
+# The longest one extraction takes with the default settings, to set a run timeout
+# (`dagster/max_runtime`) from: every request and every wait stops at the extraction deadline,
+# and the minute on top is for the work between requests that no deadline cuts (decoding the
+# answers received in time, loading the stored snapshot whose entries are reused).
+WORST_CASE_EXTRACTION_SECONDS = DEFAULT_EXTRACTION_DEADLINE_SECONDS + 60
 
 _PLAYLIST_ID = re.compile(r"[0-9A-Za-z]{22}")
 _SPOTIFY_HOSTS = {"open.spotify.com", "play.spotify.com"}
@@ -165,6 +183,237 @@ for _logger_name in ("spotipy.client", "spotipy.oauth2"):
 
 
 # ---------------------------------------------------------------------------------------------
+# Bounded requests
+
+
+class SpotifyRequestError(requests.RequestException):
+    """A request to Spotify that ended without a usable answer. ``retryable`` says whether
+    another attempt may get one; the message names the URL (without its query) and what
+    happened."""
+
+    retryable = False
+
+    def __init__(self, url: str, problem: str):
+        self.url = url.split("?")[0]
+        self.problem = problem
+        super().__init__(f"{self.url}: {problem}")
+
+
+class AnswerTooSlow(SpotifyRequestError):
+    """The request's own deadline passed before its answer was complete."""
+
+    retryable = True
+
+
+class AnswerCutShort(SpotifyRequestError):
+    """The connection ended before the whole answer arrived."""
+
+    retryable = True
+
+
+class UnusableAnswer(SpotifyRequestError):
+    """A redirect, or an answer that is not what Spotify sends (not JSON, no access token)."""
+
+
+class OutOfTime(SpotifyRequestError):
+    """The session's overall deadline passed before the answer was complete."""
+
+
+_running_request = threading.local()  # the _ConnectionCutter of the request on this thread
+
+
+class _ConnectionCutter:
+    """Shuts the connection of the request running on this thread once ``seconds`` have passed,
+    whatever it is waiting for (connecting, TLS, headers or a body sent a byte at a time): socket
+    timeouts only bound the wait for the next byte, not the whole answer."""
+
+    def __init__(self, seconds: float):
+        self.fired = False
+        self._handle: socket.socket | None = None
+        self._released: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_ConnectionCutter":
+        _running_request.cutter = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+        self._timer.join()  # so no shutdown can reach a handle closed below
+        _running_request.cutter = None
+        for handle in self._released:
+            handle.close()
+
+    def release(self, handle: socket.socket) -> None:
+        """Closes ``handle`` when the request ends, not before: http.client closes the
+        connection of an HTTP/1.0 answer once its headers are in, and reads the body after."""
+        self._released.append(handle)
+
+    def watch(self, handle: socket.socket) -> None:
+        with self._lock:
+            self._handle = handle
+            fired = self.fired
+        if fired:
+            _shut(handle)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            handle = self._handle
+        if handle is not None:
+            _shut(handle)
+
+
+def _running_cutter() -> _ConnectionCutter | None:
+    return getattr(_running_request, "cutter", None)
+
+
+def _shut(handle: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        handle.shutdown(socket.SHUT_RDWR)  # wakes the read blocked on it, in the other thread
+
+
+class _CuttableConnection:
+    """Mixed into urllib3's connection classes: the running request's cutter can shut it."""
+
+    _cut_handle: socket.socket | None = None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        # A duplicate of the socket, because TLS detaches the original (during its handshake
+        # too), and shutting a duplicate down ends the connection all the same.
+        self._cut_handle = sock.dup()
+        self._watched()
+        return sock
+
+    def request(self, *args, **kwargs):
+        self._watched()
+        return super().request(*args, **kwargs)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._cut_handle is not None:
+                cutter = _running_cutter()
+                if cutter is None:
+                    self._cut_handle.close()
+                else:
+                    cutter.release(self._cut_handle)
+                self._cut_handle = None
+
+    def _watched(self) -> None:
+        cutter = _running_cutter()
+        if cutter is not None and self._cut_handle is not None:
+            cutter.watch(self._cut_handle)
+
+
+@functools.cache
+def _cuttable_pool(pool_class: type) -> type:
+    if issubclass(pool_class.ConnectionCls, _CuttableConnection):
+        return pool_class
+    connection_class = pool_class.ConnectionCls
+    cuttable = type(connection_class.__name__, (_CuttableConnection, connection_class), {})
+    return type(pool_class.__name__, (pool_class,), {"ConnectionCls": cuttable})
+
+
+def _make_cuttable(manager) -> None:
+    manager.pool_classes_by_scheme = {
+        scheme: _cuttable_pool(pool_class)
+        for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
+
+
+class _CuttableAdapter(HTTPAdapter):
+    """requests' adapter (which retries nothing), opening only connections a cutter can shut."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _make_cuttable(self.poolmanager)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        _make_cuttable(manager)
+        return manager
+
+
+class SpotifySession(requests.Session):
+    """The requests session of the token and Web API requests, with bounded and locked-down
+    edges: every request ends within ``request_deadline_seconds`` (and by ``ends_at``, the
+    overall deadline of an extraction) however the server behaves, it never follows a redirect
+    (nothing is sent to the redirect target, no credentials or body above all), its answer is
+    read whole or not at all, and a 2xx answer must be JSON. Its own timeouts replace the
+    caller's (spotipy's ``requests_timeout``). Every failure is a ``requests.RequestException``:
+    a :class:`SpotifyRequestError` for those above, otherwise requests' own ``Timeout`` (no byte
+    for ``timeout_seconds``) and ``ConnectionError``. ``clock`` is a monotonic clock in seconds,
+    injectable for tests."""
+
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        request_deadline_seconds: float = DEFAULT_REQUEST_DEADLINE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        super().__init__()
+        self.timeout_seconds = timeout_seconds
+        self.request_deadline_seconds = request_deadline_seconds
+        self.ends_at: float | None = None  # on ``clock``; None: no overall deadline
+        self._clock = clock
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, _CuttableAdapter())
+
+    def end_within(self, seconds: float) -> None:
+        """Every request from now on ends at the latest ``seconds`` from now."""
+        self.ends_at = self._clock() + seconds
+
+    def seconds_left(self) -> float:
+        return math.inf if self.ends_at is None else self.ends_at - self._clock()
+
+    def request(self, method, url, **kwargs) -> requests.Response:
+        seconds_left = self.seconds_left()
+        if seconds_left <= 0:
+            raise OutOfTime(url, "not sent, the deadline has passed")
+        limit = min(self.request_deadline_seconds, seconds_left)
+        kwargs.update(allow_redirects=False, stream=False, timeout=min(self.timeout_seconds, limit))
+        started = self._clock()
+        try:
+            with _ConnectionCutter(limit) as cutter:
+                response = super().request(method, url, **kwargs)
+        except Exception as error:  # whatever the cut made the reading code raise
+            if cutter.fired or self._clock() - started >= limit:
+                if limit < self.request_deadline_seconds:
+                    raise OutOfTime(url, "still unanswered at the deadline") from None
+                raise AnswerTooSlow(url, f"no complete answer within {limit:g} s") from None
+            if isinstance(error, requests.exceptions.ChunkedEncodingError):
+                raise AnswerCutShort(url, "answer cut short") from None
+            raise
+        _refuse_unusable(response)
+        return response
+
+
+def _refuse_unusable(response: requests.Response) -> None:
+    status = response.status_code
+    if 300 <= status < 400:
+        target = (response.headers.get("Location") or "nowhere").split("?")[0]
+        raise UnusableAnswer(
+            response.url,
+            f"answered {status} with a redirect to {target}, which is never followed (nothing "
+            "was sent there)",
+        )
+    if 200 <= status < 300:
+        try:
+            response.json()
+        except ValueError:
+            media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+            what = (media_type or "no content type") if response.content else "an empty body"
+            raise UnusableAnswer(response.url, f"answered {status} with {what}, not JSON") from None
+
+
+# ---------------------------------------------------------------------------------------------
 # Authorization
 
 
@@ -179,7 +428,8 @@ class TokenRequestError(SpotifyOauthError):
 
 class OwnerAuthorization(SpotifyOAuth):
     """spotipy's Authorization Code manager, made safe for unattended runs: tokens live in memory
-    only (no ``.cache`` file), the accounts host is configurable, every request has a timeout,
+    only (no ``.cache`` file), the accounts host is configurable, every request goes through a
+    :class:`SpotifySession` (bounded, no redirects), an answer without an access token is refused,
     and it raises instead of prompting when it has no usable token."""
 
     def __init__(
@@ -191,8 +441,7 @@ class OwnerAuthorization(SpotifyOAuth):
         redirect_uri: str = f"http://127.0.0.1:{DEFAULT_LOGIN_PORT}/callback",
         state: str | None = None,
         accounts_url: str | None = None,
-        timeout_seconds: float = 10.0,
-        session: requests.Session | None = None,
+        session: SpotifySession | None = None,
     ):
         for secret in (client_secret, refresh_token):
             redactor.add(secret)
@@ -207,8 +456,7 @@ class OwnerAuthorization(SpotifyOAuth):
             redirect_uri=redirect_uri,
             state=state,
             scope=SCOPES,
-            requests_session=session or requests.Session(),
-            requests_timeout=timeout_seconds,
+            requests_session=session or SpotifySession(),
             open_browser=False,
             cache_handler=MemoryCacheHandler(token_info=cached),
         )
@@ -238,6 +486,17 @@ class OwnerAuthorization(SpotifyOAuth):
         token_info = self.cache_handler.get_cached_token()
         if token_info:
             token_info["expires_at"] = 0
+
+    def _add_custom_values_to_token_info(self, token_info):
+        if not (
+            isinstance(token_info, dict)
+            and isinstance(token_info.get("access_token"), str)
+            and isinstance(token_info.get("expires_in"), int | float)
+        ):
+            raise UnusableAnswer(
+                self.OAUTH_TOKEN_URL, "answered without an access token and its lifetime"
+            )
+        return super()._add_custom_values_to_token_info(token_info)
 
     @staticmethod
     def _remember_secrets(token) -> None:
@@ -274,6 +533,16 @@ class RetryPolicy:
     def backoff(self, retry: int) -> float:
         return min(self.backoff_seconds * 2 ** (retry - 1), self.max_backoff_seconds)
 
+    def longest_request_seconds(self, request_deadline_seconds: float) -> float:
+        """The longest one request can take with every retry and wait this policy allows: each
+        attempt may need a token request first, and a 401 costs one attempt more. A 429 wait is
+        at most ``max_retry_after_seconds`` (a longer one fails at once)."""
+        attempts = 1 + self.max_rate_limit_retries + self.max_server_error_retries + 1
+        waits = self.max_rate_limit_retries * self.max_retry_after_seconds + sum(
+            self.backoff(retry) for retry in range(1, self.max_server_error_retries + 1)
+        )
+        return attempts * 2 * request_deadline_seconds + waits
+
 
 class _Refused(Exception):
     """Spotify answered a request with a 4xx that retrying will not fix."""
@@ -304,9 +573,17 @@ def further_page_count(total: int, embedded: int) -> int:
 class SpotifyPlaylistReader:
     """Reads playlists through one spotipy client, as the owner of the refresh token.
 
-    ``sleep`` and ``now`` are injectable so waits can be tested without waiting. Every wait is
-    logged on ``logger``. ``request_count`` counts Web API responses, ``token_request_count``
-    those of the accounts service.
+    Every request, the token request included, waits at most ``timeout_seconds`` (10 s) for each
+    next byte and ``request_deadline_seconds`` (30 s) in all, then counts as a server error
+    (retried, see :class:`RetryPolicy`). A whole read ends within
+    ``extraction_deadline_seconds`` (15 min), waits included, or fails: that is one request's
+    whole retry budget (735 s with the defaults: 9 attempts of a token and an API request at
+    30 s each, three 60 s Retry-After waits, 1 + 2 + 4 + 8 s of backoff) and about three minutes
+    for the other requests. ``WORST_CASE_EXTRACTION_SECONDS`` is what a run timeout allows it.
+
+    ``sleep``, ``now`` and ``monotonic`` are injectable so waits can be tested without waiting.
+    Every wait is logged on ``logger``. ``request_count`` counts Web API responses,
+    ``token_request_count`` those of the accounts service.
     """
 
     def __init__(
@@ -317,36 +594,42 @@ class SpotifyPlaylistReader:
         refresh_token: str,
         api_url: str | None = None,
         accounts_url: str | None = None,
-        timeout_seconds: float = 10.0,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        request_deadline_seconds: float = DEFAULT_REQUEST_DEADLINE_SECONDS,
+        extraction_deadline_seconds: float = DEFAULT_EXTRACTION_DEADLINE_SECONDS,
         accept_language: str = "en",
         retry_policy: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], dt.datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
         logger: logging.Logger | None = None,
     ):
         self.api_url = api_base_url(api_url)
         self.retry_policy = retry_policy
+        self.extraction_deadline_seconds = extraction_deadline_seconds
         self._sleep = sleep
         self._now = now
         self._logger = logger or logging.getLogger(__name__)
         self.request_count = 0
         self.token_request_count = 0
-        # A session of our own: requests' default adapter retries nothing, so every 429 and 5xx
-        # reaches the policy below instead of urllib3 sleeping up to hours inside spotipy.
-        session = requests.Session()
-        session.hooks["response"].append(self._count_response)
+        # A session of our own: its adapter retries nothing, so every 429 and 5xx reaches the
+        # policy below instead of urllib3 sleeping up to hours inside spotipy.
+        self._session = SpotifySession(
+            timeout_seconds=timeout_seconds,
+            request_deadline_seconds=request_deadline_seconds,
+            clock=monotonic,
+        )
+        self._session.hooks["response"].append(self._count_response)
         self._auth = OwnerAuthorization(
             client_id,
             client_secret,
             refresh_token=refresh_token,
             accounts_url=accounts_url,
-            timeout_seconds=timeout_seconds,
-            session=session,
+            session=self._session,
         )
         self.client = spotipy.Spotify(
             auth_manager=self._auth,
-            requests_session=session,
-            requests_timeout=timeout_seconds,
+            requests_session=self._session,
             retries=0,
             status_retries=0,
             language=accept_language,
@@ -367,10 +650,12 @@ class SpotifyPlaylistReader:
         """The playlist as it is now, every entry merged into its paging object.
 
         When its ``snapshot_id`` equals ``latest_stored``'s, the stored entries are reused and
-        the read costs one request. A playlist edited while it is paged is read once more.
+        the read costs one request. A playlist edited while it is paged is read once more. Every
+        failure is a SourceError naming the playlist, the week and the cause, without secrets.
         """
         where = f"playlist {playlist_id!r}, week {week}"
         self._refuse_past_week(week, where)
+        self._session.end_within(self.extraction_deadline_seconds)
         try:
             for attempt in (1, 2):
                 try:
@@ -380,11 +665,19 @@ class SpotifyPlaylistReader:
                         raise SourceError(
                             f"{where}: the playlist changed while it was being read, twice in a "
                             f"row ({change}); it is being edited right now: retry the partition "
-                            "later"
+                            "later",
+                            transient=True,
                         ) from None
                     self._logger.warning(f"{where}: {change}; reading it once more")
-        except SourceError as error:
-            raise SourceError(redactor.redact(str(error))) from None
+        except Exception as error:
+            if isinstance(error, SourceError):
+                message = str(error)
+            else:
+                message = (
+                    f"{where}: reading it failed unexpectedly ({type(error).__name__}: {error})"
+                )
+            transient = isinstance(error, SourceError) and error.transient
+            raise SourceError(redactor.redact(message), transient=transient) from None
 
     def _read_once(
         self, playlist_id: str, latest_stored: StoredSnapshot | None, where: str
@@ -553,6 +846,14 @@ class SpotifyPlaylistReader:
                 said, reason = error.error_description or "", error.error or ""
                 if status != 429 and status < 500:
                     raise self._token_refused(error, where) from None
+            except OutOfTime as error:
+                raise self._out_of_time(where, str(error)) from None
+            except SpotifyRequestError as error:
+                if not error.retryable:
+                    raise SourceError(
+                        f"{where}: {error}: {self._check_setting(error.url)}"
+                    ) from None
+                status, headers, said, reason = None, {}, error.problem, ""
             except requests.Timeout:
                 status, headers, said, reason = None, {}, "no answer in time", "timeout"
             except requests.ConnectionError:
@@ -569,7 +870,8 @@ class SpotifyPlaylistReader:
                     problem = f"HTTP {status}" if status else said
                     raise SourceError(
                         f"{where}: Spotify kept failing ({problem}) after "
-                        f"{policy.max_server_error_retries} retries; retry the partition later"
+                        f"{policy.max_server_error_retries} retries; retry the partition later",
+                        transient=True,
                     )
                 wait = policy.backoff(failed)
                 why = f"Spotify answered {status}" if status else f"Spotify: {said}"
@@ -580,8 +882,30 @@ class SpotifyPlaylistReader:
                 continue
             else:
                 raise refusal(status, said)
+            if wait >= self._session.seconds_left():
+                cause = f"{why}, and the {wait:g} s wait before {attempt} would pass it"
+                raise self._out_of_time(where, cause)
             self._logger.warning(f"{where}: {why}; waiting {wait:g} s before {attempt}")
             self._sleep(wait)
+
+    def _out_of_time(self, where: str, cause: str) -> SourceError:
+        return SourceError(
+            f"{where}: the extraction reached its "
+            f"{_human_duration(self.extraction_deadline_seconds)} deadline ({cause}); retry the "
+            "partition later",
+            transient=True,
+        )
+
+    def _check_setting(self, url: str) -> str:
+        setting = (
+            "SPOTIFY_ACCOUNTS_BASE_URL"
+            if url == self._auth.OAUTH_TOKEN_URL
+            else "SPOTIFY_API_BASE_URL"
+        )
+        return (
+            f"check {setting}: only Spotify itself may answer there, not a proxy, a captive "
+            "portal or a redirect"
+        )
 
     def _rate_limit_wait(
         self, headers, reason: str, said: str, rate_limited: int, where: str
@@ -605,7 +929,8 @@ class SpotifyPlaylistReader:
         if rate_limited > policy.max_rate_limit_retries:
             raise SourceError(
                 f"{where}: still rate-limited by Spotify (429) after "
-                f"{policy.max_rate_limit_retries} waits; retry after {_when(now, wait)}"
+                f"{policy.max_rate_limit_retries} waits; retry after {_when(now, wait)}",
+                transient=True,
             )
         return wait
 
