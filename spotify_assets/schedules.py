@@ -1,17 +1,30 @@
 """The weekly schedule: every Monday at 06:00 UTC, last week's snapshot of every playlist."""
 
 import datetime as dt
+import math
 
 import dagster as dg
 
 from spotify_assets import constants
+from spotify_assets.assets.raw import PLAYLIST_JSON_WORST_CASE_SECONDS
 from spotify_assets.partitions import week_playlist_partitions
+
+# The rest of a snapshot run (CSV, normalized tables and their checks, serving writes): five
+# times the two minutes a whole run takes on Fargate (deploy/README.md, "What it costs").
+AFTER_EXTRACTION_SECONDS = 10 * 60
+# Run monitoring stops a run that outlives this: a hung run fails instead of holding its place in
+# the queue and its Spotify slot.
+SNAPSHOT_RUN_TIMEOUT_SECONDS = math.ceil(
+    PLAYLIST_JSON_WORST_CASE_SECONDS + AFTER_EXTRACTION_SECONDS
+)
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 
 weekly_snapshot_job = dg.define_asset_job(
     "weekly_snapshot",
     # The snapshot layers only: the analytics assets are partitioned by week alone.
     selection=dg.AssetSelection.groups(constants.RAW, constants.NORMALIZED, constants.SERVING),
     description="Snapshots one playlist for one week, through raw, normalized and serving.",
+    run_tags={MAX_RUNTIME_TAG: str(SNAPSHOT_RUN_TIMEOUT_SECONDS)},
 )
 
 

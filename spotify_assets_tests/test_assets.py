@@ -198,3 +198,14 @@ def test_every_materialization_describes_every_column(context):
     [popularity] = [column for column in columns if column.name == "popularity"]
     assert popularity.type == "int64" and popularity.constraints.nullable is True
     assert popularity.description == schema.SONGS_DESCRIPTIONS["popularity"]
+
+
+# ------------------------------------------------------------------------------------------
+# Which failures Dagster may retry: a recording that is missing or broken stays so.
+
+
+def test_playlist_json_failures_of_a_recording_are_not_retried(context, replay_dir):
+    (replay_dir / PLAYLIST / f"{WEEK}.json").unlink()
+    with pytest.raises(dg.Failure) as failure:
+        playlist_json(context, playlist_source=ReplaySource(replay_dir=str(replay_dir)))
+    assert failure.value.allow_retries is False

@@ -1,11 +1,17 @@
 """Dagster+ hybrid on ECS: the files `dg plus deploy` reads ([tool.dg], build.yaml,
 container_context.yaml), written by `spotify-assets aws dagster-plus` from the stack's outputs,
-and valid for dagster-cloud's deploy check and dagster-aws's ECS container context."""
+and valid for dagster-cloud's deploy check and dagster-aws's ECS container context; the
+deployment settings valid against Dagster's own schemas."""
 
 from pathlib import Path
 
 import pytest
 import yaml
+from dagster._config import Shape, validate_config
+from dagster._core.instance.config import (
+    dagster_instance_config_schema,
+    validate_concurrency_config,
+)
 from dagster_aws.ecs.container_context import EcsContainerContext
 from dagster_cloud_cli.commands.ci import checks
 from dagster_dg_cli.cli.utils import create_temp_dagster_cloud_yaml_file
@@ -34,6 +40,7 @@ EXAMPLE_PARAMETERS = {
 EXAMPLE_SECRET_ARN = (
     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:spotify-assets/spotify-AbCdEf"
 )
+SETTINGS = PROJECT_ROOT / "deploy" / "dagster-plus" / "deployment_settings.yaml"
 FILES = (
     dagster_plus.BUILD_YAML,
     dagster_plus.CONTAINER_CONTEXT,
@@ -123,3 +130,14 @@ def test_dg_plus_deploy_reads_the_project_as_a_valid_code_location(tmp_path):
     assert result.errors == []
     # The Dockerfile dg builds is the project root's (build.yaml sets no other directory).
     assert (PROJECT_ROOT / "Dockerfile").is_file()
+
+
+def test_the_deployment_settings_use_dagsters_own_schema():
+    settings = yaml.safe_load(SETTINGS.read_text())
+    schema = dagster_instance_config_schema()
+    result = validate_config(Shape({key: schema[key] for key in settings}), settings)
+    assert result.success, [error.message for error in result.errors]
+    validate_concurrency_config(settings)  # raises on settings that cannot be combined
+    # The run queue's limit in `concurrency`, not the legacy `run_queue` that refuses pools.
+    assert "run_queue" not in settings
+    assert settings["concurrency"]["runs"]["max_concurrent_runs"] >= 1

@@ -3,6 +3,8 @@ suite, run against SQLite and against DynamoDB (moto's server)."""
 
 import datetime as dt
 import os
+import stat
+import time
 
 import dagster as dg
 import pyarrow as pa
@@ -13,6 +15,7 @@ from spotify_assets import constants
 from spotify_assets.io_managers.object_store import (
     CSV,
     JSON,
+    ORPHANED_AFTER_SECONDS,
     PARQUET,
     STORAGE_FORMAT,
     LocalObjectStore,
@@ -127,6 +130,49 @@ def test_object_store_write_is_atomic_and_keeps_the_old_file_on_failure(tmp_path
         manager.write_bytes(target, b"new", "application/json")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]  # no temporary file left
+
+
+def test_the_next_write_of_a_partition_removes_what_killed_runs_left(data_dir):
+    resources = {
+        "object_store": LocalObjectStore(data_dir=str(data_dir)),
+        "mem": dg.InMemoryIOManager(),
+    }
+    assets = _stored_assets({})
+    dg.materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
+    folder = data_dir / f"raw/playlist_json/week={WEEK}/playlist={PLAYLIST}"
+    killed_run = folder / ".playlist.json.k1ll3d.tmp"
+    writing_now = folder / ".playlist.json.wr1t1ng.tmp"  # another run's write in progress
+    for temporary in (killed_run, writing_now):
+        temporary.write_bytes(b'{"half": ')
+    long_ago = time.time() - ORPHANED_AFTER_SECONDS - 1
+    os.utime(killed_run, (long_ago, long_ago))
+
+    dg.materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
+
+    assert sorted(p.name for p in folder.iterdir()) == [writing_now.name, "playlist.json"]
+
+
+def test_a_local_write_syncs_the_file_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    from upath import UPath
+
+    manager = ObjectStoreIOManager(base_path=UPath(tmp_path))
+    done = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(fd):
+        done.append("sync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "sync file")
+        fsync(fd)
+
+    def recording_replace(source, destination):
+        done.append("rename")
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    manager.write_bytes(UPath(tmp_path / "f.json"), b"{}", "application/json")
+
+    assert done == ["sync file", "rename", "sync folder"]
+    assert (tmp_path / "f.json").read_bytes() == b"{}"
 
 
 # --- serving store: the same contract for every backend --------------------------------------

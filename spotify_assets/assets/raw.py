@@ -8,6 +8,7 @@ from spotify_assets.assets.metadata import column_schema_metadata, table_metadat
 from spotify_assets.io_managers.object_store import CSV, JSON, STORAGE_FORMAT, decode
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.sources import PlaylistSource, SourceError, StoredSnapshot
+from spotify_assets.sources.spotify_api import WORST_CASE_EXTRACTION_SECONDS
 from spotify_assets.transforms import (
     PlaylistFormatError,
     flatten_playlist,
@@ -18,6 +19,36 @@ from spotify_assets.transforms import (
 PLAYLIST_JSON = dg.AssetKey([constants.RAW, "playlist_json"])
 PLAYLIST_CSV = dg.AssetKey([constants.RAW, "playlist_csv"])
 CSV_TABLE = PLAYLIST_CSV.path[-1]
+
+# The concurrency pool of every step that calls Spotify: its limit (the instance's
+# `concurrency: pools:`) is how many playlists are read at once, whatever the number of runs.
+SPOTIFY_API_POOL = "spotify_api"
+
+# A failure that can pass is tried again after about one minute, then about three: the live
+# reader has already retried each request for seconds, so what is left is an outage of minutes.
+# The jitter spreads the retries of the runs the weekly schedule starts together.
+PLAYLIST_JSON_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def longest_retry_waits(policy: dg.RetryPolicy) -> float:
+    """The most a step with ``policy`` waits between its attempts, all retries together."""
+    without_jitter = dg.RetryPolicy(
+        max_retries=policy.max_retries, delay=policy.delay, backoff=policy.backoff
+    )
+    # PLUS_MINUS adds up to one base delay; FULL only shortens the wait.
+    most_jitter_adds = (policy.delay or 0) if policy.jitter is dg.Jitter.PLUS_MINUS else 0
+    return sum(
+        without_jitter.calculate_delay(attempt) + most_jitter_adds
+        for attempt in range(1, policy.max_retries + 1)
+    )
+
+
+# Every attempt at its longest and every wait between them.
+PLAYLIST_JSON_WORST_CASE_SECONDS = (
+    PLAYLIST_JSON_RETRY_POLICY.max_retries + 1
+) * WORST_CASE_EXTRACTION_SECONDS + longest_retry_waits(PLAYLIST_JSON_RETRY_POLICY)
 
 
 def latest_stored_snapshot(
@@ -62,22 +93,28 @@ def latest_stored_snapshot(
     io_manager_key="object_store",
     metadata={STORAGE_FORMAT: JSON},
     kinds={"json"},
+    pool=SPOTIFY_API_POOL,
+    retry_policy=PLAYLIST_JSON_RETRY_POLICY,
 )
 def playlist_json(
     context: dg.AssetExecutionContext, playlist_source: PlaylistSource
 ) -> dg.Output[dict]:
     """The playlist exactly as Spotify returned it, every page of entries merged into its
     paging object. Written before anything is derived from it, so every later layer can be
-    rebuilt from here."""
+    rebuilt from here. A failure that can pass (a Spotify outage, a playlist being edited) is
+    retried a few minutes later; one that cannot (an expired token, a used-up quota, a missing
+    playlist) fails at once."""
     week, playlist_id = week_and_playlist(context)
     try:
         extraction = playlist_source.extract_reusing(
             playlist_id, week, latest_stored_snapshot(context, playlist_id)
         )
+        playlist = extraction.playlist
+        page = playlist_entries_page(playlist, week=week)
     except SourceError as error:
+        raise dg.Failure(description=str(error), allow_retries=error.transient) from None
+    except PlaylistFormatError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
-    playlist = extraction.playlist
-    page = playlist_entries_page(playlist, week=week)
     return dg.Output(
         playlist,
         metadata={

@@ -5,10 +5,15 @@ in the path, never inside the files, so Athena, Glue and DuckDB read the folders
 The root is a local folder here; the S3 flavour is this class with an ``s3://`` root.
 """
 
+import contextlib
+import errno
+import glob
 import io
 import json
 import os
 import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -29,6 +34,10 @@ CONTENT_TYPES = {
     CSV: "text/csv; charset=utf-8; header=present",
     PARQUET: "application/vnd.apache.parquet",
 }
+TEMPORARY_SUFFIX = ".tmp"
+# A temporary file this old is no write in progress (a write takes milliseconds) but what a killed
+# run left; a younger one may be another run's write of the same partition, and stays.
+ORPHANED_AFTER_SECONDS = 10 * 60
 
 
 def encode(obj: Any, storage_format: str) -> bytes:
@@ -80,7 +89,8 @@ class ObjectStoreIOManager(dg.UPathIOManager):
     """Stores each partition as one file in the design's Hive-style layout.
 
     The format comes from the asset's ``storage_format`` definition metadata (``json``, ``csv``
-    or ``parquet``, the default). Local writes are atomic: a temporary file, then a rename.
+    or ``parquet``, the default). Local writes are atomic and durable: a temporary file, synced,
+    renamed over the old one, and the folder synced.
     """
 
     extension = None  # the file name, extension included, is set per partition below
@@ -110,22 +120,62 @@ class ObjectStoreIOManager(dg.UPathIOManager):
         return decode(self.read_bytes(path), self.storage_format(context), table_schema)
 
     def write_bytes(self, path: UPath, data: bytes, content_type: str) -> None:
-        """Writes atomically: readers see the old file or the new one, never half of one."""
+        """Writes atomically: readers see the old file or the new one, never half of one; and
+        durably: once it returns, a power cut leaves the new file, not an empty one."""
         directory = os.fspath(path.parent)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        _remove_orphaned_temporary_files(directory, path.name)
+        fd, temporary = tempfile.mkstemp(
+            prefix=_temporary_prefix(path.name), suffix=TEMPORARY_SUFFIX, dir=directory
+        )
         try:
             # mkstemp makes the file private (0600); a lake file gets the usual umask mode, so
             # readers running as another user (DuckDB, a webserver) can open it.
             os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
+                file.flush()
+                # The data reaches the disk before the name does: a rename the disk keeps over
+                # data it lost would replace a good file with an empty one.
+                os.fsync(file.fileno())
             os.replace(temporary, os.fspath(path))
         except BaseException:
             os.unlink(temporary)
             raise
+        _fsync_directory(directory)
 
     def read_bytes(self, path: UPath) -> bytes:
         return path.read_bytes()
+
+
+def _temporary_prefix(file_name: str) -> str:
+    """Hidden, and named after the file it replaces, so readers skip it and the next write of the
+    partition finds it."""
+    return f".{file_name}."
+
+
+def _remove_orphaned_temporary_files(directory: str, file_name: str) -> None:
+    """Removes the temporary files that killed runs left beside ``file_name``."""
+    orphaned_before = time.time() - ORPHANED_AFTER_SECONDS
+    pattern = f"{glob.escape(_temporary_prefix(file_name))}*{TEMPORARY_SUFFIX}"
+    for temporary in Path(directory).glob(pattern):
+        # Another writer may remove it first.
+        with contextlib.suppress(FileNotFoundError):
+            if temporary.stat().st_mtime < orphaned_before:
+                temporary.unlink()
+
+
+def _fsync_directory(directory: str) -> None:
+    """Makes a rename in ``directory`` survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        # Some file systems (network and virtual machine mounts) cannot sync a folder: the
+        # rename is then as durable as they make it, and the write has succeeded.
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
