@@ -4,6 +4,9 @@ and adds itself here through a ``register(subcommands)`` function."""
 import argparse
 import importlib
 import sys
+from pathlib import Path
+
+from dotenv import load_dotenv  # a dependency of dagster
 
 # Modules with a `register(subcommands)` function, one or more commands each.
 COMMAND_MODULES = [
@@ -24,5 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     return args.run(args) or 0
 
 
+def console() -> int:
+    """The ``spotify-assets`` command. It reads the ``.env`` of the current folder as `dg dev`
+    and `dg launch` do (the file's values win), so that ``playlists --partitions``, ``sql`` and
+    ``serve`` see the playlists and the data dir that the runs see."""
+    load_dotenv(Path.cwd() / ".env", override=True)
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

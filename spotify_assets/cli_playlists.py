@@ -156,7 +156,7 @@ def register(subcommands) -> None:
     parser = subcommands.add_parser(
         "playlists",
         help="List the configured playlists by name, with their recorded weeks.",
-        description=__doc__,
+        description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

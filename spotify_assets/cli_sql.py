@@ -139,7 +139,7 @@ def register(subcommands) -> None:
     parser = subcommands.add_parser(
         "sql",
         help="Run a view or a query over the lake (DuckDB locally, Athena in aws).",
-        description=__doc__,
+        description=__doc__.replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("view", nargs="?", help="a view's name (see --list)")

@@ -5,10 +5,11 @@ name, from the replay recordings or the stored raw snapshots; never a call to Sp
 import datetime as dt
 import json
 import re
+import sys
 
 import pytest
 
-from spotify_assets import cli_playlists, constants
+from spotify_assets import cli, cli_playlists, constants
 from spotify_assets.cli import main
 from spotify_assets.cli_playlists import display_width, printable
 from spotify_assets.sources import LiveSource
@@ -146,3 +147,14 @@ def test_a_name_prints_on_one_line_without_control_characters():
     assert display_width("abc") == 3
     assert display_width("日本") == 4
     assert display_width("e\u0301") == 1  # a combining accent takes no column
+
+
+def test_the_command_reads_the_settings_of_dot_env_as_dg_does(tmp_path, monkeypatch, capsys):
+    # Undone after the test, like every setting the file brings.
+    monkeypatch.setenv(constants.ENV_PLAYLISTS, "")
+    (tmp_path / ".env").write_text(f"{constants.ENV_PLAYLISTS}=4q0xVAtAY3eZ8QdD5I84BJ\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["spotify-assets", "playlists", "--partitions"])
+    assert cli.console() == 0
+    keys = capsys.readouterr().out.split()
+    assert keys == [f"4q0xVAtAY3eZ8QdD5I84BJ|{week}" for week in SAMPLE_WEEKS]
