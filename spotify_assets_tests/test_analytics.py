@@ -20,6 +20,8 @@ from spotify_assets.assets.analytics import (
 from spotify_assets.assets.normalized import normalized_key
 from spotify_assets.definitions import defs
 from spotify_assets.io_managers.object_store import ObjectStoreIOManager
+from spotify_assets.sources import SAMPLE_DATA_DIR
+from spotify_assets.sources.replay import recorded_playlist_name
 from spotify_assets.sources.sample_generator import (
     MAIN_PLAYLIST_ID,
     SAMPLE_PLAYLIST_IDS,
@@ -32,7 +34,9 @@ from spotify_assets.sql.athena import AthenaLake
 from spotify_assets.sql.dashboard import dashboard_files
 from spotify_assets.sql.duckdb_lake import DuckDBLake
 from spotify_assets.sql.lake import lake_at
+from spotify_assets.sql.result import QueryResult
 from spotify_assets.transforms import schema
+from spotify_assets.web.dashboard_files import VIEW_PAGE_ROWS
 from spotify_assets_tests.conftest import local_resources, partition
 from spotify_assets_tests.sql_lakes import sample_lake
 
@@ -41,10 +45,10 @@ WEEK = "2026-09-21"  # the small playlist lost two tracks this week
 
 @pytest.fixture
 def data_dir(tmp_path_factory, tmp_path):
-    """A data dir of its own holding the sample lake's normalized tables."""
+    """A data dir of its own holding the sample lake's raw snapshots and normalized tables."""
     data_dir = tmp_path / "data"
-    normalized = sample_lake(tmp_path_factory) / constants.NORMALIZED
-    shutil.copytree(normalized, data_dir / constants.NORMALIZED)
+    for folder in (f"{constants.RAW}/playlist_json", constants.NORMALIZED):
+        shutil.copytree(sample_lake(tmp_path_factory) / folder, data_dir / folder)
     return data_dir
 
 
@@ -156,6 +160,56 @@ def test_dashboard_writes_one_small_file_per_view_and_playlist(data_dir):
     assert latest[SMALL_PLAYLIST_ID]["week"] == SAMPLE_WEEKS[-1]
     assert latest[SMALL_PLAYLIST_ID]["entries"] == 10
     assert set(index["views"]) == set(catalog.views())
+    # The names the read API shows, so that it never opens a raw snapshot.
+    assert {item["playlist"]: (item["week"], item["name"]) for item in index["playlists"]} == {
+        playlist: (SAMPLE_WEEKS[-1], recorded_playlist_name(SAMPLE_DATA_DIR, playlist))
+        for playlist in SAMPLE_PLAYLIST_IDS
+    }
+
+
+def test_a_long_view_goes_in_files_of_a_thousand_rows():
+    rows = [("0Long", f"song {n}") for n in range(2 * VIEW_PAGE_ROWS + 1)]
+    files = dashboard_files({"tracks_ever": QueryResult(["playlist", "song_name"], rows)}, {})
+    pages = ["0Long/tracks_ever.json", "0Long/tracks_ever.1000.json", "0Long/tracks_ever.2000.json"]
+    assert sorted(files) == sorted([*pages, "index.json"])
+    documents = [json.loads(files[page]) for page in pages]
+    assert [(d["offset"], len(d["rows"]), d["total_rows"]) for d in documents] == [
+        (0, 1000, 2001),
+        (1000, 1000, 2001),
+        (2000, 1, 2001),
+    ]
+    assert [row["song_name"] for d in documents for row in d["rows"]] == [r[1] for r in rows]
+
+
+class CountingObjectStoreIOManager(ObjectStoreIOManager):
+    """The local object store, recording every path read through it."""
+
+    def __init__(self, base_path, reads: list):
+        super().__init__(base_path=base_path)
+        self.reads = reads
+
+    def read_bytes(self, path) -> bytes:
+        self.reads.append(str(path))
+        return super().read_bytes(path)
+
+
+def test_dashboard_reads_a_playlists_name_once_per_week(data_dir):
+    reads: list[str] = []
+
+    @dg.io_manager
+    def counting_store(_):
+        return CountingObjectStoreIOManager(UPath(data_dir), reads)
+
+    resources = {**local_resources(data_dir), "object_store": counting_store}
+    dg.materialize([dashboard], resources=resources)
+    index = str(data_dir / "dashboard" / "index.json")
+    latest = data_dir / constants.RAW / "playlist_json" / f"week={SAMPLE_WEEKS[-1]}"
+    snapshots = [str(latest / f"playlist={p}" / "playlist.json") for p in SAMPLE_PLAYLIST_IDS]
+    assert sorted(reads) == sorted([index, *snapshots])
+    # The same latest weeks: the names come from the index the first run wrote.
+    reads.clear()
+    dg.materialize([dashboard], resources=resources)
+    assert reads == [index]
 
 
 def test_dashboard_files_are_the_same_bytes_every_time(data_dir):
@@ -177,6 +231,8 @@ class MemoryObjectStoreIOManager(ObjectStoreIOManager):
         self.written[str(path)] = (data, content_type)
 
     def read_bytes(self, path) -> bytes:
+        if str(path) not in self.written:
+            raise FileNotFoundError(path)
         return self.written[str(path)][0]
 
     def make_directory(self, path) -> None:
@@ -216,8 +272,6 @@ def test_the_engine_follows_the_object_store():
 
 
 def test_dashboard_refuses_a_playlist_id_that_is_not_a_path_segment():
-    from spotify_assets.sql.result import QueryResult
-
     result = QueryResult(["playlist", "week"], [("../escape", None)])
     with pytest.raises(ValueError, match="not a Spotify id"):
-        dashboard_files({"playlist_length": result})
+        dashboard_files({"playlist_length": result}, {})

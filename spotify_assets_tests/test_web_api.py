@@ -132,12 +132,26 @@ def test_one_playlist_names_its_views_and_served_snapshot(app, lake):
     assert "top_artists" in body["views"] and "tracks_ever" in body["views"]
 
 
-def test_a_view_is_the_stored_file_as_it_is(app, lake):
+def test_a_view_is_its_files_rows_a_page_at_a_time(app, lake):
     for view in ("playlist_length", "top_artists", "tracks_ever"):
+        stored = json.loads((lake / "dashboard" / XSS_PLAYLIST_ID / f"{view}.json").read_bytes())
         answer = call(app, f"/api/playlists/{XSS_PLAYLIST_ID}/views/{view}")
-        assert answer.status == 200
-        assert answer.body == (lake / "dashboard" / XSS_PLAYLIST_ID / f"{view}.json").read_bytes()
-        assert answer.headers["cache-control"] == "no-store"
+        assert answer.status == 200 and answer.headers["cache-control"] == "no-store"
+        assert answer.json() == {
+            **{key: stored[key] for key in ("view", "playlist", "description", "columns")},
+            "rows": stored["rows"],
+            "total_rows": len(stored["rows"]),
+            "offset": 0,
+            "limit": 1000,
+            "next_offset": None,
+        }
+        rows, offset = [], 0
+        while offset is not None:
+            url = f"/api/playlists/{XSS_PLAYLIST_ID}/views/{view}?offset={offset}&limit=2"
+            status, page = get(app, url)
+            assert status == 200 and len(page["rows"]) <= 2
+            rows, offset = rows + page["rows"], page["next_offset"]
+        assert rows == stored["rows"]
 
 
 # --- the serving tables -----------------------------------------------------------------------
@@ -258,10 +272,15 @@ ERRORS = [
     (f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?limit=501", 400, "from 1 to 500"),
     (f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?offset=-1", 400, "offset must be"),
     (f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?limit=ten", 400, "limit must be"),
+    # Digits, but not ASCII ones: Arabic-Indic "12", a fullwidth "1".
+    (f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?limit=%D9%A1%D9%A2", 400, "limit must be"),
+    (f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?offset=%EF%BC%91", 400, "offset must be"),
     (f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?limit=1&limit=2", 400, "more than once"),
     (f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?page=2", 400, "unknown query parameter page"),
     (f"/api/playlists/{SMALL_PLAYLIST_ID}/views/no_such_view", 404, "no view 'no_such_view'"),
     (f"/api/playlists/{SMALL_PLAYLIST_ID}/views/Top-Artists", 400, "not a view name"),
+    (f"/api/playlists/{SMALL_PLAYLIST_ID}/views/tracks_ever?limit=1001", 400, "from 1 to 1000"),
+    (f"/api/playlists/{SMALL_PLAYLIST_ID}/views/tracks_ever?week=1", 400, "unknown query"),
     (f"/api/playlists/{UNKNOWN_ID}/views/top_artists", 404, "no playlist"),
     ("/api/playlists/%3Cimg%3E/views/top_artists", 400, "must be a Spotify id"),
     (f"/api/songs/{UNKNOWN_ID}", 404, f"no song {UNKNOWN_ID}"),
@@ -321,6 +340,7 @@ ROUTES = [
     f"/api/playlists/{MAIN_PLAYLIST_ID}/entries",
     f"/api/playlists/{EDGE_CASES_PLAYLIST_ID}/entries?offset=5&limit=20",
     f"/api/playlists/{XSS_PLAYLIST_ID}/views/tracks_ever",
+    f"/api/playlists/{MAIN_PLAYLIST_ID}/views/tracks_ever?offset=3&limit=5",
 ]
 
 

@@ -9,24 +9,24 @@ skipped, unless SPOTIFY_ASSETS_BROWSER_TESTS=required (CI) makes that a failure.
 import base64
 import hashlib
 import json
-import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from spotify_assets.web.app import create_app
+from spotify_assets.web.cli import served_hosts
 from spotify_assets.web.page import CHART_JS_FILE, CHART_JS_URL
 from spotify_assets.web.settings import LOCAL, WebSettings, build_api
 from spotify_assets_tests.web_support import (
+    BIG_PLAYLIST_ID,
     WEB_PLAYLIST_IDS,
     XSS,
     XSS_PLAYLIST_ID,
+    big_lake,
+    serving,
     unavailable,
     web_lake,
 )
@@ -122,30 +122,6 @@ READ_TABLES = """
 """
 
 
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """The app on a free port of 127.0.0.1 in a thread; yields its base URL."""
-    # asyncio's own loop: uvloop (uvicorn's default where installed) in a second thread keeps
-    # the interpreter from tearing down cleanly at exit, and DuckDB then reports leaks.
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", loop="asyncio"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     return web_lake(tmp_path_factory)
@@ -163,8 +139,13 @@ def site(api) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(lake):
-    # After the lake: its Dagster runs want no other event loop in the thread.
+def long_lake(tmp_path_factory):
+    return big_lake(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser(lake, long_lake):
+    # After the lakes: their Dagster runs want no other event loop in the thread.
     if not CHROMIUM.is_file():
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -427,6 +408,20 @@ def test_a_link_to_a_playlist_opens_it(open_page, site):
     watched = open_page(f"{site}/#{XSS_PLAYLIST_ID}")
     watched.wait_ready(XSS_PLAYLIST_ID)
     assert watched.page.input_value("#playlist") == XSS_PLAYLIST_ID
+
+
+def test_a_long_view_is_fetched_a_page_at_a_time_and_shown_whole(open_page, long_lake):
+    first = long_lake / "dashboard" / BIG_PLAYLIST_ID / "tracks_ever.json"
+    stored = json.loads(first.read_bytes())
+    api = build_api(WebSettings(deployment=LOCAL, data_dir=long_lake))
+    with serving(create_app(api, hosts=served_hosts("127.0.0.1"))) as url:
+        watched = open_page(url + "/")
+        watched.wait_ready(BIG_PLAYLIST_ID)
+        shown = watched.page.eval_on_selector_all("#table-tracks tbody tr", "rows => rows.length")
+        pages = [r for r in watched.requests if "/views/tracks_ever?offset=" in r]
+        assert shown == stored["total_rows"] > 3000
+        assert len(pages) == -(-stored["total_rows"] // 1000)  # 1,000 rows a page
+        assert_clean(watched)
 
 
 def test_html_in_names_is_shown_as_text_and_never_runs(open_page, site, lake):

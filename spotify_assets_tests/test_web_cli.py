@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 
@@ -77,6 +78,13 @@ def test_serve_shows_the_dashboard_and_the_api_of_the_data_dir(tmp_path_factory)
                 assert server.poll() is None and time.monotonic() < deadline, "no server"
                 time.sleep(0.1)
         assert [p["playlist"] for p in playlists] == sorted(WEB_PLAYLIST_IDS)
+        # A page of another site, whose name its owner points at 127.0.0.1, is refused.
+        rebound = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/playlists", headers={"Host": f"evil.example:{port}"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound)
+        assert refused.value.code == 400 and json.load(refused.value)["error"]["status"] == 400
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as answer:
             assert "content-security-policy" in {k.lower() for k in answer.headers}
             page = answer.read()

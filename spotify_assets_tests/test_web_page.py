@@ -14,9 +14,8 @@ import pytest
 from spotify_assets import constants
 from spotify_assets.aws.tables import ALL_TABLES, SERVING_TABLES
 from spotify_assets.io_managers.serving import serving_schema
-from spotify_assets.sql import dashboard as sql_dashboard
 from spotify_assets.transforms import schema
-from spotify_assets.web import dashboard_files, tables
+from spotify_assets.web import tables
 from spotify_assets.web.page import (
     CHART_JS_FILE,
     CHART_JS_INTEGRITY,
@@ -194,11 +193,6 @@ def test_the_keys_indexes_and_names_are_the_dynamodb_tables():
         tables.PLAYLIST_ID,
         tables.POSITION,
     )
-
-
-def test_the_dashboard_file_names_are_the_analytics_assets():
-    assert dashboard_files.DASHBOARD_FOLDER == sql_dashboard.DASHBOARD_FOLDER
-    assert dashboard_files.INDEX_FILE == sql_dashboard.INDEX_FILE
 
 
 @pytest.mark.parametrize(

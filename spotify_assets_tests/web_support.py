@@ -1,9 +1,12 @@
 """Data for the web tests: the sample lake plus a sixth playlist whose name, one track and that
 track's lead artist are an HTML payload; its serving tables (SQLite here, DynamoDB through the
 same IO manager) and the dashboard files the ``analytics/dashboard`` asset writes for it all.
+Also a lake of one big playlist, for what a burst of requests costs.
 
-The sixth playlist is written with the pure transforms rather than Dagster runs: it is not one
-of the configured playlists, so it has no partitions.
+The extra playlists are written with the pure transforms rather than Dagster runs: they are not
+configured playlists, so they have no partitions.
+
+The app is called in process (:func:`call`) or over HTTP on 127.0.0.1 (:func:`serving`).
 
 Also the rule for tests that need Chromium or npm's Chart.js: skipped without them, failed in CI.
 """
@@ -13,8 +16,12 @@ import copy
 import json
 import os
 import shutil
+import threading
+import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +29,7 @@ import boto3
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
+import uvicorn
 from cfnlint.decode import decode_str
 
 from spotify_assets import constants
@@ -39,9 +47,11 @@ from spotify_assets.sources.sample_generator import (
     SAMPLE_PLAYLIST_IDS,
     SAMPLE_WEEKS,
     SMALL_PLAYLIST_ID,
+    synthetic_playlist,
 )
 from spotify_assets.sql.dashboard import DASHBOARD_FOLDER
 from spotify_assets.transforms import normalize_playlist
+from spotify_assets.web.server import server_config
 from spotify_assets_tests.conftest import local_resources
 from spotify_assets_tests.sql_lakes import sample_lake
 
@@ -51,7 +61,10 @@ XSS = "<img src=x onerror=alert(1)>"
 XSS_PLAYLIST_ID = "7XssXssXssXssXssXssXss"
 WEB_PLAYLIST_IDS = [*SAMPLE_PLAYLIST_IDS, XSS_PLAYLIST_ID]
 LATEST_WEEK = SAMPLE_WEEKS[-1]
+BIG_PLAYLIST_ID = "0BigBigBigBigBigBigBig1"
+BIG_PLAYLIST_ENTRIES = 5000
 _web_lake: Path | None = None
+_big_lake: Path | None = None
 
 
 def unavailable(reason: str):
@@ -132,6 +145,19 @@ def serve_latest_weeks(store: ServingStore, data_dir: Path) -> None:
             )
 
 
+def raw_snapshot(data_dir: Path, playlist_id: str, week: str) -> Path:
+    raw = data_dir / constants.RAW / "playlist_json"
+    return partition_path(raw, "playlist_json", JSON, playlist_id, week)
+
+
+def write_playlist(data_dir: Path, playlist: dict, week: str) -> None:
+    """A playlist's raw snapshot and normalized tables for one week, as the runs write them."""
+    _write(raw_snapshot(data_dir, playlist["id"], week), encode(playlist, JSON))
+    for table, rows in normalize_playlist(playlist, week=week).items():
+        base = data_dir / constants.NORMALIZED / table
+        _write(partition_path(base, table, PARQUET, playlist["id"], week), encode(rows, PARQUET))
+
+
 def web_lake(tmp_path_factory) -> Path:
     """A data dir with the raw snapshots and normalized tables of the sample playlists and the
     payload playlist, every week; the latest week of each in the SQLite serving store; and the
@@ -143,20 +169,50 @@ def web_lake(tmp_path_factory) -> Path:
         for folder in (f"{constants.RAW}/playlist_json", constants.NORMALIZED):
             shutil.copytree(sample / folder, data_dir / folder)
         for week, playlist in xss_recordings().items():
-            raw = data_dir / constants.RAW / "playlist_json"
-            raw_path = partition_path(raw, "playlist_json", JSON, XSS_PLAYLIST_ID, week)
-            _write(raw_path, encode(playlist, JSON))
-            for table, rows in normalize_playlist(playlist, week=week).items():
-                base = data_dir / constants.NORMALIZED / table
-                path = partition_path(base, table, PARQUET, XSS_PLAYLIST_ID, week)
-                _write(path, encode(rows, PARQUET))
+            write_playlist(data_dir, playlist, week)
         serve_latest_weeks(SQLiteServingStore(data_dir / constants.SQLITE_FILE_NAME), data_dir)
         assert dg.materialize([dashboard], resources=local_resources(data_dir)).success
         _web_lake = data_dir
     return _web_lake
 
 
+def big_lake(tmp_path_factory) -> Path:
+    """A data dir with one playlist of ``BIG_PLAYLIST_ENTRIES`` tracks in one week: its raw
+    snapshot (some 10 MB), its normalized tables and the dashboard files, whose longer views
+    take several files; no serving store. Built once per session: read it, never write to it."""
+    global _big_lake
+    if _big_lake is None:
+        data_dir = tmp_path_factory.mktemp("big_lake") / "data"
+        playlist = synthetic_playlist(BIG_PLAYLIST_ENTRIES, playlist_id=BIG_PLAYLIST_ID)
+        write_playlist(data_dir, playlist, LATEST_WEEK)
+        assert dg.materialize([dashboard], resources=local_resources(data_dir)).success
+        _big_lake = data_dir
+    return _big_lake
+
+
 # --- calling the app ----------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1 in a thread, with the bounds of `spotify-assets
+    serve`; yields its base URL."""
+    # asyncio's own loop: uvloop (uvicorn's default where installed) in a second thread keeps
+    # the interpreter from tearing down cleanly at exit, and DuckDB then reports leaks.
+    config = server_config(app, "127.0.0.1", 0, log_level="warning", lifespan="off", loop="asyncio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @dataclass
@@ -236,7 +292,7 @@ def set_aws_environment(monkeypatch, endpoint_url: str) -> None:
 def fill_aws(data_dir: Path, endpoint_url: str) -> None:
     """Empties moto's server, then creates the tables and the bucket as `spotify-assets aws
     init` does, serves each playlist's latest week into DynamoDB through the serving IO manager,
-    and uploads the dashboard files and raw snapshots to S3."""
+    and uploads the dashboard files to S3 (and no raw snapshot: the API never reads one)."""
     urllib.request.urlopen(
         urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
     ).close()
@@ -245,10 +301,9 @@ def fill_aws(data_dir: Path, endpoint_url: str) -> None:
     create_tables(dynamodb, WEB_TABLE_PREFIX)
     create_bucket(s3, WEB_BUCKET)
     serve_latest_weeks(DynamoDBServingStore(dynamodb, WEB_TABLE_PREFIX), data_dir)
-    for folder in (DASHBOARD_FOLDER, f"{constants.RAW}/playlist_json"):
-        for path in sorted((data_dir / folder).rglob("*.json")):
-            key = f"{WEB_S3_PREFIX}/{path.relative_to(data_dir).as_posix()}"
-            s3.put_object(Bucket=WEB_BUCKET, Key=key, Body=path.read_bytes())
+    for path in sorted((data_dir / DASHBOARD_FOLDER).rglob("*.json")):
+        key = f"{WEB_S3_PREFIX}/{path.relative_to(data_dir).as_posix()}"
+        s3.put_object(Bucket=WEB_BUCKET, Key=key, Body=path.read_bytes())
 
 
 # --- the dashboard's CloudFormation template ----------------------------------------------------

@@ -11,7 +11,8 @@ import pyarrow as pa
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
 from spotify_assets.assets.normalized import normalized_key
-from spotify_assets.io_managers.object_store import CONTENT_TYPES, JSON
+from spotify_assets.assets.raw import PLAYLIST_JSON
+from spotify_assets.io_managers.object_store import CONTENT_TYPES, JSON, partition_path
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.sql import catalog
 from spotify_assets.sql.dashboard import (
@@ -20,6 +21,9 @@ from spotify_assets.sql.dashboard import (
     SUMMARY_VIEW,
     dashboard_files,
     encode_json,
+    indexed_names,
+    latest_weeks,
+    playlist_name,
     summary_metadata,
 )
 from spotify_assets.sql.lake import lake_at, object_store_root
@@ -95,16 +99,18 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 )
 def dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """What the dashboard page reads: `dashboard/<playlist>/<view>.json` for every view and
-    playlist, and `dashboard/index.json` listing the playlists with their latest summary.
+    playlist (1,000 rows a file: longer views go on in `<view>.<first row>.json`), and
+    `dashboard/index.json` listing the playlists with their names and latest summary.
 
     Trend views keep their whole history; detail views (top artists, movers, shared tracks)
-    only each playlist's newest week, so every file stays small. One query per view over the
-    whole lake, split by playlist here."""
+    only each playlist's newest week. One query per view over the whole lake, split by playlist
+    here. A playlist's name comes from its newest raw snapshot, read once per week: the read
+    API never opens a raw snapshot, which can be hundreds of megabytes."""
     store = context.resources.object_store
     root = object_store_root(store)
     lake = lake_at(root)
     results = lake.query_many({name: catalog.view_query(name) for name in catalog.views()})
-    files = dashboard_files(results)
+    files = dashboard_files(results, _playlist_names(store, root, latest_weeks(results)))
     for relative_path, data in files.items():
         _write(store, root / DASHBOARD_FOLDER / relative_path, data)
     playlists = {path.split("/")[0] for path in files if "/" in path}
@@ -120,6 +126,28 @@ def dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "index": dg.MetadataValue.path(str(root / DASHBOARD_FOLDER / INDEX_FILE)),
         }
     )
+
+
+def _playlist_names(store, root, weeks: dict[str, str]) -> dict[str, str | None]:
+    """Each playlist's name in its snapshot of ``weeks[playlist]``: as the index already has it
+    for that week, else from the raw snapshot."""
+    indexed = indexed_names(_read(store, root / DASHBOARD_FOLDER / INDEX_FILE))
+    raw_folder = root.joinpath(*PLAYLIST_JSON.path)
+    names = {}
+    for playlist, week in weeks.items():
+        if playlist in indexed and indexed[playlist][0] == week:
+            names[playlist] = indexed[playlist][1]
+        else:
+            path = partition_path(raw_folder, PLAYLIST_JSON.path[-1], JSON, playlist, week)
+            names[playlist] = playlist_name(_read(store, path))
+    return names
+
+
+def _read(store, path) -> bytes | None:
+    try:
+        return store.read_bytes(path)
+    except FileNotFoundError:
+        return None
 
 
 def _write(store, path, data: bytes) -> None:

@@ -1,21 +1,30 @@
-"""What the dashboard reads, built from view results: one small JSON per view and playlist.
+"""What the dashboard reads, built from view results: small JSON files per view and playlist.
 
 Pure functions: rows in, file names and bytes out. The dashboard asset writes them to the object
 store under ``dashboard/``, so a page view reads a few small files and never scans the lake::
 
-    dashboard/index.json                  the playlists, their latest summary, the views
-    dashboard/<playlist>/<view>.json      one view's rows for one playlist
+    dashboard/index.json                  the playlists (name, latest week and summary), the views
+    dashboard/<playlist>/<view>.json      one view's first 1,000 rows for one playlist
+    dashboard/<playlist>/<view>.<n>.json  the next 1,000 from row n, for longer views
+
+Each view file holds ``total_rows``, the view's length, and ``offset``, its first row's. The
+layout is the read API's (:mod:`spotify_assets.web.dashboard_files`).
 """
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from spotify_assets.sql import catalog
 from spotify_assets.sql.result import QueryResult
+from spotify_assets.web.dashboard_files import (
+    DASHBOARD_FOLDER,
+    INDEX_FILE,
+    VIEW_PAGE_ROWS,
+    view_file,
+)
 
-DASHBOARD_FOLDER = "dashboard"
-INDEX_FILE = "index.json"
 SUMMARY_VIEW = "weekly_summary"
 # Metrics of the weekly summary, shown as each partition's metadata.
 SUMMARY_METRICS = ("entries", "hours", "added", "removed", "turnover", "distinct_artists")
@@ -36,27 +45,45 @@ def rows_by_playlist(result: QueryResult) -> dict[str, list[dict]]:
     return grouped
 
 
-def latest_weeks(grouped: dict[str, dict[str, list[dict]]]) -> dict[str, str]:
+def latest_weeks(results: dict[str, QueryResult]) -> dict[str, str]:
     """Each playlist's newest week in any view: its latest snapshot (ISO dates sort as text)."""
     latest: dict[str, str] = {}
-    for rows_of_playlist in grouped.values():
-        for playlist, rows in rows_of_playlist.items():
-            weeks = [row["week"] for row in rows if row.get("week")]
-            if weeks:
-                latest[playlist] = max(latest.get(playlist, ""), *weeks)
+    for result in results.values():
+        records = result.records() if "week" in result.columns else []
+        for record in records:
+            if record["week"]:
+                playlist = record["playlist"]
+                latest[playlist] = max(latest.get(playlist, ""), record["week"])
     return latest
 
 
-def dashboard_files(results: dict[str, QueryResult]) -> dict[str, bytes]:
-    """File paths under ``dashboard/`` and their bytes, from each view's rows (every playlist).
+def playlist_name(snapshot: bytes | None) -> str | None:
+    """The name in a raw playlist snapshot (``raw/playlist_json``), or None without one."""
+    playlist = json.loads(snapshot) if snapshot is not None else None
+    name = playlist.get("name") if isinstance(playlist, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def indexed_names(index: bytes | None) -> dict[str, tuple[str, str | None]]:
+    """Each playlist's latest week and its name in that week, as an index file holds them."""
+    playlists = json.loads(index)["playlists"] if index is not None else []
+    return {item["playlist"]: (item["week"], item["name"]) for item in playlists if "week" in item}
+
+
+def dashboard_files(
+    results: dict[str, QueryResult], names: Mapping[str, str | None]
+) -> dict[str, bytes]:
+    """File paths under ``dashboard/`` and their bytes, from each view's rows (every playlist)
+    and each playlist's ``names`` (in its latest week).
 
     A view marked ``dashboard: latest week`` keeps only the rows of each playlist's latest
     snapshot (none when nothing moved that week, say); the others keep their whole history. A
-    playlist gets a file for every view, empty when it has no rows.
+    playlist gets a file for every view, empty when it has no rows, and one more for every
+    :data:`VIEW_PAGE_ROWS` rows past the first ones.
     """
     grouped = {name: rows_by_playlist(result) for name, result in results.items()}
     playlists = sorted({playlist for rows in grouped.values() for playlist in rows})
-    latest = latest_weeks(grouped)
+    latest = latest_weeks(results)
     for playlist in playlists:
         if not _PLAYLIST_ID.fullmatch(playlist):
             raise ValueError(f"playlist id {playlist!r} is not a Spotify id; refusing the path")
@@ -67,23 +94,32 @@ def dashboard_files(results: dict[str, QueryResult]) -> dict[str, bytes]:
             rows = grouped[name].get(playlist, [])
             if view.dashboard == catalog.DASHBOARD_LATEST_WEEK and "week" in result.columns:
                 rows = [row for row in rows if row["week"] == latest.get(playlist)]
-            document = {
-                "view": name,
-                "playlist": playlist,
-                "description": view.description,
-                "columns": result.columns,
-                "rows": rows,
-            }
-            files[f"{playlist}/{name}.json"] = encode_json(document)
+            for offset in range(0, max(len(rows), 1), VIEW_PAGE_ROWS):
+                document = {
+                    "view": name,
+                    "playlist": playlist,
+                    "description": view.description,
+                    "columns": result.columns,
+                    "offset": offset,
+                    "total_rows": len(rows),
+                    "rows": rows[offset : offset + VIEW_PAGE_ROWS],
+                }
+                files[view_file(playlist, name, offset)] = encode_json(document)
     summaries = grouped.get(SUMMARY_VIEW, {})
     files[INDEX_FILE] = encode_json(
         {
             "playlists": [
-                {"playlist": playlist, "latest": _latest_row(summaries, playlist, latest)}
+                {
+                    "playlist": playlist,
+                    "name": names.get(playlist),
+                    "week": latest.get(playlist),
+                    "latest": _latest_row(summaries, playlist, latest),
+                }
                 for playlist in playlists
             ],
             "views": {name: catalog.view(name).description for name in results},
-            "files": f"{DASHBOARD_FOLDER}/<playlist>/<view>.json",
+            "files": f"{DASHBOARD_FOLDER}/<playlist>/<view>.json, then <view>.<first row>.json "
+            f"every {VIEW_PAGE_ROWS} rows",
         }
     )
     return files

@@ -11,5 +11,6 @@ package's constants and Starlette, and starts in a fraction of a second.
 - :mod:`.page`: the page, its Chart.js script and its Content-Security-Policy
 - :mod:`.app`: the Starlette app; :mod:`.lambda_handler`: the same app in Lambda
 - :mod:`.settings`: which stores, from the deployment's variables
-- :mod:`.bundle`: the site for S3 and the Lambda's zip; :mod:`.cli`: ``spotify-assets serve``
+- :mod:`.bundle`: the site for S3 and the Lambda's zip; :mod:`.cli`: ``spotify-assets serve``,
+  and :mod:`.server`, its uvicorn server, bounded against slow clients
 """

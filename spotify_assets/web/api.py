@@ -4,12 +4,14 @@ these methods and :class:`ApiError` to JSON errors.
 
 Every request reads by key or by index: a playlist's entries are one range query, their songs
 one batch read, and the songs' albums and artists one more, whatever the playlist's length.
+The same holds for the dashboard files: the playlists' names are in the dashboard's index (never
+read from a raw snapshot, which can be hundreds of megabytes), and a view comes a page at a time.
 """
 
 import re
 from collections.abc import Iterable, Mapping
 
-from spotify_assets.web.dashboard_files import DashboardFiles
+from spotify_assets.web.dashboard_files import VIEW_PAGE_ROWS, DashboardFiles
 from spotify_assets.web.serving_reader import ServingReader
 from spotify_assets.web.tables import ALBUMS, ARTISTS, SONGS
 
@@ -23,7 +25,7 @@ MAX_INDEX_ROWS = 1000
 MAX_OFFSET = 10_000_000
 NO_DASHBOARD_YET = (
     "no dashboard files yet: materialize some weeks, then the analytics/dashboard asset "
-    "(it runs by itself after the lake changes while dagster dev runs)"
+    "(it runs by itself after the lake changes while `dg dev` runs)"
 )
 
 
@@ -67,7 +69,8 @@ def integer(
     text = parameters.get(name)
     if text is None:
         return default
-    if not re.fullmatch(r"\d{1,9}", text) or not minimum <= int(text) <= maximum:
+    # ASCII digits only: int() would also take "١٢" or "１２" (and \d matches them).
+    if not re.fullmatch(r"[0-9]{1,9}", text) or not minimum <= int(text) <= maximum:
         raise bad_request(
             f"{name} must be a whole number from {minimum} to {maximum}, not {text!r}"
         )
@@ -92,7 +95,7 @@ def named_entry(entry: dict, songs: Mapping, albums: Mapping, artists: Mapping) 
 
 
 class ReadApi:
-    """The read API's answers, as JSON-ready values (or stored JSON bytes for views)."""
+    """The read API's answers, as JSON-ready values."""
 
     def __init__(self, serving: ServingReader, dashboard: DashboardFiles):
         self.serving = serving
@@ -106,10 +109,9 @@ class ReadApi:
             raise not_found(NO_DASHBOARD_YET)
         return index
 
-    def _summary(self, item: dict) -> dict:
-        latest = item.get("latest")
-        name = self.dashboard.playlist_name(item["playlist"], latest["week"]) if latest else None
-        return {"playlist": item["playlist"], "name": name, "latest": latest}
+    @staticmethod
+    def _summary(item: dict) -> dict:
+        return {"playlist": item["playlist"], "name": item.get("name"), "latest": item["latest"]}
 
     def playlists(self, parameters: Mapping[str, str]) -> dict:
         """Every playlist the dashboard has, with its name and latest weekly summary."""
@@ -140,10 +142,13 @@ class ReadApi:
             "served": version and {"week": version.week, "snapshot_id": version.snapshot_id},
         }
 
-    def view(self, playlist_id: str, view: str, parameters: Mapping[str, str]) -> bytes:
-        """One dashboard view's rows for one playlist: the stored file's JSON, as it is."""
-        check_parameters(parameters, ())
+    def view(self, playlist_id: str, view: str, parameters: Mapping[str, str]) -> dict:
+        """One dashboard view's rows for one playlist from ``offset`` (a row, from 0), at most
+        ``limit``, with the view's description, columns and ``total_rows``."""
+        check_parameters(parameters, ("offset", "limit"))
         playlist_id = spotify_id(playlist_id, "the playlist id")
+        offset = integer(parameters, "offset", 0, 0, MAX_OFFSET)
+        limit = integer(parameters, "limit", VIEW_PAGE_ROWS, 1, VIEW_PAGE_ROWS)
         if not _VIEW_NAME.fullmatch(view):
             raise bad_request(f"{view!r} is not a view name (lowercase letters, digits and _)")
         index = self._index()
@@ -151,10 +156,18 @@ class ReadApi:
             raise not_found(f"no view {view!r}; the views: {', '.join(sorted(index['views']))}")
         if not any(item["playlist"] == playlist_id for item in index["playlists"]):
             raise not_found(f"no playlist {playlist_id} in the dashboard")
-        data = self.dashboard.view(playlist_id, view)
-        if data is None:
-            raise not_found(f"no {view} file for playlist {playlist_id} yet")
-        return data
+        page = self.dashboard.view_rows(playlist_id, view, offset, limit)
+        if page is None:
+            raise not_found(
+                f"no {view} file for playlist {playlist_id} yet: materialize analytics/dashboard"
+            )
+        end = offset + len(page["rows"])
+        return {
+            **page,
+            "offset": offset,
+            "limit": limit,
+            "next_offset": end if end < page["total_rows"] else None,
+        }
 
     # --- the serving tables --------------------------------------------------------------------
 

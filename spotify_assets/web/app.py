@@ -10,6 +10,7 @@ The routes (GET only; HEAD too):
 ``/api/playlists/{id}/entries``             its current entries with song, album and artist
                                             names (``offset``, ``limit``)
 ``/api/playlists/{id}/views/{view}``        one dashboard view's rows for the playlist
+                                            (``offset``, ``limit``)
 ``/api/songs/{id}``, ``/api/albums/{id}``,  one song (with album and artist), album, artist
 ``/api/artists/{id}``
 ``/api/albums/{id}/songs``,                 by index, a page at a time (``limit``, ``after``)
@@ -18,14 +19,17 @@ The routes (GET only; HEAD too):
 =========================================== ===================================================
 
 Errors are JSON, ``{"error": {"status": 404, "message": "..."}}``: 400 for a malformed id or
-parameter, 404 for an unknown id, view or route, 405 for another method, 503 when a store is
-overloaded, 500 otherwise (with no detail: those go to the log).
+parameter (or, where the app is given its hosts, a request for another host), 404 for an unknown
+id, view or route, 405 for another method, 503 when a store is overloaded, 500 otherwise (with
+no detail: those go to the log).
 """
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -42,6 +46,8 @@ from spotify_assets.web.page import (
 from spotify_assets.web.serving_reader import StoreUnavailableError
 
 API_PREFIX = "/api/"
+# A Host header: a name or an IPv4 address, or an IPv6 address in brackets; then maybe a port.
+_HOST_HEADER = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\[\]:]+)(?::[0-9]{1,5})?")
 logger = logging.getLogger(__name__)
 
 
@@ -67,6 +73,24 @@ class SecurityHeaders:
         return await self.app(scope, receive, send_with_headers)
 
 
+class AllowedHosts:
+    """ASGI middleware: a 400 for a request whose ``Host`` header names none of ``hosts``
+    (names, IPv6 addresses in brackets; any port), or has none. A page of another site whose
+    name its owner points at this machine's address (DNS rebinding) sends that name."""
+
+    def __init__(self, app, hosts: Iterable[str]):
+        self.app = app
+        self.hosts = frozenset(host.lower() for host in hosts)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            match = _HOST_HEADER.fullmatch(Headers(scope=scope).get("host", ""))
+            if not match or match["host"].lower() not in self.hosts:
+                message = f"this server answers requests for {', '.join(sorted(self.hosts))} only"
+                return await error_response(400, message)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(
         {"error": {"status": status, "message": message}},
@@ -85,22 +109,23 @@ def query_parameters(request: Request) -> dict[str, str]:
 
 
 def api_route(path: str, answer: Callable) -> Route:
-    """A GET route whose answer is ``answer(**path parameters, parameters=query parameters)``:
-    JSON from a value, or stored JSON bytes as they are."""
+    """A GET route whose answer is ``answer(**path parameters, parameters=query parameters)``,
+    as JSON."""
 
     def endpoint(request: Request) -> Response:
         result = answer(**request.path_params, parameters=query_parameters(request))
-        headers = {"Cache-Control": "no-store"}
-        if isinstance(result, bytes):
-            return Response(result, media_type="application/json", headers=headers)
-        return JSONResponse(result, headers=headers)
+        return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
     return Route(path, endpoint, methods=["GET"])
 
 
-def create_app(api: ReadApi, *, auth: dict | None = None) -> SecurityHeaders:
+def create_app(
+    api: ReadApi, *, auth: dict | None = None, hosts: Iterable[str] | None = None
+) -> SecurityHeaders:
     """The app over ``api``. ``auth`` is what the page needs to sign in where the API wants a
-    token (``{"domain": "https://...", "client_id": "..."}``), None where it does not."""
+    token (``{"domain": "https://...", "client_id": "..."}``), None where it does not. ``hosts``
+    are the only hosts it answers for (see :class:`AllowedHosts`); None answers any, for where
+    the servers in front decide (API Gateway and CloudFront in AWS)."""
     policy = content_security_policy((auth["domain"],) if auth else ())
     page = render_page()
 
@@ -154,5 +179,6 @@ def create_app(api: ReadApi, *, auth: dict | None = None) -> SecurityHeaders:
             Exception: on_unexpected_error,
         },
     )
+    checked = app if hosts is None else AllowedHosts(app, hosts)
     # Outside Starlette's own error middleware, so that a 500 gets the headers too.
-    return SecurityHeaders(app, security_headers(policy))
+    return SecurityHeaders(checked, security_headers(policy))

@@ -2,7 +2,10 @@
 
 It reads what the runs wrote: locally the SQLite serving store and the dashboard files under
 ``SPOTIFY_ASSETS_DATA_DIR``; with ``SPOTIFY_ASSETS_ENV=aws`` DynamoDB and S3 (``AWS_ENDPOINT_URL``
-honoured). The local server has no sign-in: it listens on 127.0.0.1 unless told otherwise.
+honoured). The local server has no sign-in: it listens on 127.0.0.1 unless told otherwise, and
+answers only requests for its own host (127.0.0.1, localhost, [::1], the --host it listens on
+and those of --allow-host), so that a page of another site cannot read it through a DNS name
+that points here (DNS rebinding).
 
 ``--build-site DIR`` and ``--build-lambda FILE`` write, instead of serving, what the AWS
 deployment uploads (``deploy/aws/dashboard.yaml``): the site for its S3 bucket, the Lambda's zip.
@@ -11,10 +14,12 @@ deployment uploads (``deploy/aws/dashboard.yaml``): the site for its S3 bucket, 
 import argparse
 import ipaddress
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def settings_of_deployment():
@@ -41,6 +46,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def served_hosts(host: str, allowed: Iterable[str] = ()) -> list[str]:
+    """The hosts a request may name (its ``Host`` header, the port aside) when the server
+    listens on ``host``: the loopback names, ``host`` and the ``allowed`` ones."""
+    names = {name.strip("[]").lower() for name in (*LOOPBACK_HOSTS, host, *allowed)}
+    return sorted(f"[{name}]" if ":" in name else name for name in names)
 
 
 def dashboard_url(host: str, port: int) -> str:
@@ -76,23 +88,26 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from spotify_assets.web.app import create_app
+    from spotify_assets.web.server import server_config
     from spotify_assets.web.settings import MissingSettingError, build_api
 
     settings = settings_of_deployment()
+    hosts = served_hosts(args.host, args.allow_host)
     try:
-        app = create_app(build_api(settings))
+        app = create_app(build_api(settings), hosts=hosts)
     except MissingSettingError as error:
         print(f"spotify-assets serve: {error}", file=sys.stderr)
         return 2
     if not is_loopback(args.host):
         print(
             f"warning: listening on {args.host}: anyone who reaches this machine can read the "
-            "API, which has no sign-in when served locally",
+            "API, which has no sign-in when served locally. It answers requests for "
+            f"{', '.join(hosts)} (--allow-host adds a name)",
             file=sys.stderr,
         )
     print(f"reading {settings.describe()}")
     print(f"Dashboard: {dashboard_url(args.host, args.port)}  (Ctrl+C stops it)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.Server(server_config(app, args.host, args.port, log_level=args.log_level)).run()
     return 0
 
 
@@ -105,6 +120,14 @@ def register(subcommands) -> None:
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"default: {DEFAULT_HOST}")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name or address (say, the machine's name on "
+        "the network, with --host 0.0.0.0); repeatable",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

@@ -1,27 +1,43 @@
 """What the dashboard page shows, read from the object store where the ``analytics/dashboard``
 asset writes it (a local folder or S3), so a page view never queries the lake::
 
-    dashboard/index.json                 the playlists, their latest summary, the views
-    dashboard/<playlist>/<view>.json     one view's rows for one playlist
+    dashboard/index.json                 the playlists (name, latest summary), the views
+    dashboard/<playlist>/<view>.json     one view's first 1,000 rows for one playlist
+    dashboard/<playlist>/<view>.<n>.json the next 1,000 from row n, for longer views
 
-A playlist's name is not in those files: it comes from the raw snapshot of its latest week
-(``raw/playlist_json/week=<week>/playlist=<id>/playlist.json``), read once per playlist and week
-and then kept in memory.
+The file layout is defined here and imported by :mod:`spotify_assets.sql.dashboard`, which
+writes the files: this package cannot import that one (it needs pyarrow).
+
+Every file the API reads is small, and read once however many requests want it at the same
+time; the index, which every request reads, is then kept for a few seconds.
 """
 
 import json
 import threading
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-# The same names as spotify_assets.sql.dashboard (which imports pyarrow); a test checks them.
+from spotify_assets.web.serving_reader import StoreUnavailableError
+
 DASHBOARD_FOLDER = "dashboard"
 INDEX_FILE = "index.json"
-RAW_PLAYLIST_FILE = "raw/playlist_json/week={week}/playlist={playlist}/playlist.json"
+VIEW_PAGE_ROWS = 1000
 S3_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
-NAME_CACHE_SIZE = 1024
+# How long one read of the index answers requests: a new run of the dashboard asset shows up
+# this many seconds late at most.
+INDEX_MAX_AGE = 10
+
+
+def view_file(playlist_id: str, view: str, offset: int = 0) -> str:
+    """The file under ``dashboard/`` with the view's rows for the playlist from row ``offset``
+    (a multiple of :data:`VIEW_PAGE_ROWS`), at most that many."""
+    return f"{playlist_id}/{view}.{offset}.json" if offset else f"{playlist_id}/{view}.json"
 
 
 class ObjectStoreFiles(ABC):
@@ -69,38 +85,80 @@ class S3Files(ObjectStoreFiles):
         return response["Body"].read()
 
 
+class SharedReads:
+    """Values by key from ``read(key)``, shared: concurrent callers for one key wait for a single
+    read. Its value (None included) also answers later callers for ``keep_for`` seconds, if
+    any: for a few keys, since each stays until it is asked for again. A failed read is not
+    kept."""
+
+    def __init__(self, read: Callable[[str], Any], keep_for: float = 0):
+        self.read = read
+        self.keep_for = keep_for
+        self._reads: dict[str, tuple[float, Future]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            started, future = self._reads.get(key, (now, None))
+            reading = future is None or (future.done() and now - started >= self.keep_for)
+            if reading:
+                future = Future()
+                self._reads[key] = (now, future)
+        if reading:
+            kept = False
+            try:
+                future.set_result(self.read(key))
+                kept = self.keep_for > 0
+            except BaseException as error:
+                future.set_exception(error)
+            finally:
+                with self._lock:
+                    if not kept and self._reads.get(key, (0, None))[1] is future:
+                        del self._reads[key]
+        return future.result()
+
+
 class DashboardFiles:
-    """The dashboard's files in one object store, and the playlists' names."""
+    """The dashboard's files in one object store, parsed. A read of the index serves requests
+    for :data:`INDEX_MAX_AGE` seconds; a view's files are read for each request, once for all
+    the requests that want one at the same time. Values are shared: never change them."""
 
     def __init__(self, files: ObjectStoreFiles):
         self.files = files
-        self._names: dict[tuple[str, str], str | None] = {}
-        self._lock = threading.Lock()
+        self._index = SharedReads(self._read_document, keep_for=INDEX_MAX_AGE)
+        self._views = SharedReads(self._read_document)
+
+    def _read_document(self, relative_path: str) -> dict | None:
+        data = self.files.read(f"{DASHBOARD_FOLDER}/{relative_path}")
+        return None if data is None else json.loads(data)
 
     def index(self) -> dict | None:
         """``dashboard/index.json``, or None before the dashboard asset first ran."""
-        data = self.files.read(f"{DASHBOARD_FOLDER}/{INDEX_FILE}")
-        return None if data is None else json.loads(data)
+        return self._index.get(INDEX_FILE)
 
-    def view(self, playlist_id: str, view: str) -> bytes | None:
-        """One view's file for one playlist, as stored (JSON), or None. The caller checks both
-        names first: they become a path."""
-        return self.files.read(f"{DASHBOARD_FOLDER}/{playlist_id}/{view}.json")
-
-    def playlist_name(self, playlist_id: str, week: str) -> str | None:
-        """The playlist's name in its snapshot of ``week``, or None without one."""
-        cache_key = (playlist_id, week)
-        with self._lock:
-            if cache_key in self._names:
-                return self._names[cache_key]
-        data = self.files.read(RAW_PLAYLIST_FILE.format(week=week, playlist=playlist_id))
-        name = None
-        if data is not None:
-            snapshot = json.loads(data)
-            name = snapshot.get("name") if isinstance(snapshot, dict) else None
-            name = name if isinstance(name, str) else None
-        with self._lock:
-            if len(self._names) >= NAME_CACHE_SIZE:
-                self._names.clear()
-            self._names[cache_key] = name
-        return name
+    def view_rows(self, playlist_id: str, view: str, offset: int, limit: int) -> dict | None:
+        """The view's rows for the playlist from ``offset``, at most ``limit`` (up to
+        :data:`VIEW_PAGE_ROWS`: two files at most), with its description, columns and
+        ``total_rows``; None without its first file. The caller checks both names first: they
+        become a path."""
+        first = self._views.get(view_file(playlist_id, view))
+        # A file written before views came in pages is as good as none until the asset reruns.
+        if first is None or "total_rows" not in first:
+            return None
+        total = first["total_rows"]
+        end = min(offset + limit, total)
+        rows: list[dict] = []
+        for start in range(offset - offset % VIEW_PAGE_ROWS, end, VIEW_PAGE_ROWS):
+            page = self._views.get(view_file(playlist_id, view, start)) if start else first
+            # Another run of the dashboard asset wrote a file between the two reads.
+            if page is None or page["total_rows"] != total:
+                raise StoreUnavailableError(
+                    f"the {view} files of playlist {playlist_id} are being rewritten; try again"
+                )
+            rows += page["rows"][max(offset - start, 0) : end - start]
+        return {
+            **{key: first[key] for key in ("view", "playlist", "description", "columns")},
+            "total_rows": total,
+            "rows": rows,
+        }

@@ -403,14 +403,25 @@
     show("stat-artists", latest && latest.distinct_artists);
   }
 
+  // A view's rows, a page at a time: the API answers up to 1,000 rows a request.
+  async function viewRows(playlist, view) {
+    const path = `/api/playlists/${encodeURIComponent(playlist)}/views/${view}`;
+    const rows = [];
+    for (let offset = 0; offset !== null; ) {
+      const page = await api(`${path}?offset=${offset}`);
+      rows.push(...page.rows);
+      offset = page.next_offset;
+    }
+    return rows;
+  }
+
   async function showPlaylist(playlist) {
     const shown = ++state.shown;
     document.body.dataset.state = "loading";
     setStatus("Loading…");
-    const base = `/api/playlists/${encodeURIComponent(playlist)}/views/`;
-    const documents = await Promise.all(VIEWS.map((view) => api(base + view)));
+    const rows = await Promise.all(VIEWS.map((view) => viewRows(playlist, view)));
     if (shown !== state.shown) return; // another playlist was picked meanwhile
-    const views = Object.fromEntries(VIEWS.map((view, index) => [view, documents[index].rows]));
+    const views = Object.fromEntries(VIEWS.map((view, index) => [view, rows[index]]));
     const summary = state.summaries.get(playlist);
     const weeks = views.playlist_length.map((row) => row.week);
     const week = (summary.latest && summary.latest.week) || weeks[weeks.length - 1] || null;
