@@ -117,6 +117,7 @@ def generate_lake(
             "position": pa.array(np.tile(np.arange(entries), playlists * weeks), pa.int64()),
             "item_type": pa.array(np.full(rows, "track", dtype=object)),
             "song_id": song_id,
+            "playable_song_id": nulls(pa.string()),
             "uri": pc.binary_join_element_wise("spotify:track:", song_id, ""),
             "name": song_id,
             "duration_ms": pc.take(durations, song),

@@ -171,6 +171,7 @@ T1_TABLES = {
             "position": 0,
             "item_type": "track",
             "song_id": "t1",
+            "playable_song_id": None,
             "uri": "spotify:track:t1",
             "name": "Song t1",
             "duration_ms": 200_000,
@@ -187,6 +188,7 @@ def entry_row(position, item_type, song_id, uri, name, duration_ms, added_at=ADD
         "position": position,
         "item_type": item_type,
         "song_id": song_id,
+        "playable_song_id": None,
         "uri": uri,
         "name": name,
         "duration_ms": duration_ms,
@@ -512,9 +514,192 @@ def test_empty_artists_that_is_not_a_list_raises(transform):
 def test_bad_added_at_raises_naming_playlist_week_and_problem():
     with pytest.raises(PlaylistFormatError) as raised:
         normalize_playlist(playlist(entry(T1), entry(T1, added_at="last Tuesday")), week=WEEK)
-    message = str(raised.value)
-    assert message.startswith(f"{WHERE}: an added_at is not an ISO-8601 time")
-    assert "last Tuesday" in message
+    assert str(raised.value) == (
+        f"{WHERE}: entry at position 1: 'added_at' is \"last Tuesday\" (str), "
+        "expected an ISO-8601 time"
+    )
+
+
+# --- types at the edge: refused, never coerced ------------------------------------------------
+
+NON_NEGATIVE = "expected a non-negative integer"
+REFUSED = [
+    pytest.param({"duration_ms": 1.5}, "'item.duration_ms' is 1.5 (float), " + NON_NEGATIVE),
+    pytest.param({"duration_ms": -1}, "'item.duration_ms' is -1 (int), " + NON_NEGATIVE),
+    pytest.param(
+        {"duration_ms": "200000"}, "'item.duration_ms' is \"200000\" (str), " + NON_NEGATIVE
+    ),
+    pytest.param({"duration_ms": True}, "'item.duration_ms' is true (bool), " + NON_NEGATIVE),
+    pytest.param({"track_number": 2.0}, "'item.track_number' is 2.0 (float), " + NON_NEGATIVE),
+    pytest.param({"disc_number": -1}, "'item.disc_number' is -1 (int), " + NON_NEGATIVE),
+    pytest.param(
+        {"popularity": 101}, "'item.popularity' is 101 (int), expected an integer from 0 to 100"
+    ),
+    pytest.param(
+        {"explicit": "false"}, "'item.explicit' is \"false\" (str), expected true or false"
+    ),
+    pytest.param({"explicit": 0}, "'item.explicit' is 0 (int), expected true or false"),
+    pytest.param({"id": 42}, "'item.id' is 42 (int), expected a string"),
+    pytest.param({"name": ["a"]}, "'item.name' is [\"a\"] (list), expected a string"),
+    pytest.param({"uri": 7}, "'item.uri' is 7 (int), expected a string"),
+    pytest.param(
+        {"external_ids": {"isrc": 123}}, "'item.external_ids.isrc' is 123 (int), expected a string"
+    ),
+    pytest.param(
+        {"album": album("al1", AR1) | {"total_tracks": "10"}},
+        "'item.album.total_tracks' is \"10\" (str), " + NON_NEGATIVE,
+    ),
+    pytest.param(
+        {"album": album("al1", AR1) | {"release_date": 2026}},
+        "'item.album.release_date' is 2026 (int), expected a string",
+    ),
+    pytest.param(
+        {"artists": [AR1 | {"name": 5}]}, "'item.artists[0].name' is 5 (int), expected a string"
+    ),
+    pytest.param(
+        {"album": album("al1", AR1 | {"id": 9})},
+        "'item.album.artists[0].id' is 9 (int), expected a string",
+    ),
+    pytest.param(
+        {"linked_from": {"uri": "spotify:track:own"}},
+        "'item.linked_from.id' is null (NoneType), expected a track id",
+    ),
+    pytest.param({"linked_from": "own"}, "'item.linked_from' is \"own\" (str), expected an object"),
+]
+
+
+@pytest.mark.parametrize("transform", [normalize_playlist, flatten_playlist])
+@pytest.mark.parametrize(("fields", "problem"), REFUSED)
+def test_a_field_of_the_wrong_type_or_range_is_refused_naming_where(transform, fields, problem):
+    document = playlist(entry(T1), entry(T1 | {"id": "t2"} | fields))
+    with pytest.raises(PlaylistFormatError) as raised:
+        transform(document, week=WEEK)
+    assert str(raised.value) == f"{WHERE}: entry at position 1: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        ({"added_at": 1767434400}, "'added_at' is 1767434400 (int), expected a string"),
+        ({"is_local": "no"}, "'is_local' is \"no\" (str), expected true or false"),
+        ({"added_by": {"id": 7}}, "'added_by.id' is 7 (int), expected a string"),
+    ],
+)
+def test_an_entry_field_of_the_wrong_type_is_refused(keys, problem):
+    document = playlist(entry(T1, **keys))
+    with pytest.raises(PlaylistFormatError) as raised:
+        normalize_playlist(document, week=WEEK)
+    assert str(raised.value) == f"{WHERE}: entry at position 0: {problem}"
+
+
+def test_the_older_shape_names_the_track_key():
+    document = playlist(entry(T1 | {"duration_ms": 1.5}, key="track"), key="tracks")
+    with pytest.raises(PlaylistFormatError) as raised:
+        normalize_playlist(document, week=WEEK)
+    assert str(raised.value) == (
+        f"{WHERE}: entry at position 0: 'track.duration_ms' is 1.5 (float), " + NON_NEGATIVE
+    )
+
+
+@pytest.mark.parametrize(
+    ("total", "shown"), [("31", '"31" (str)'), (-1, "-1 (int)"), (1.0, "1.0 (float)")]
+)
+def test_a_total_that_is_not_a_count_is_refused(total, shown):
+    document = playlist(entry(T1))
+    document["items"]["total"] = total
+    with pytest.raises(PlaylistFormatError) as raised:
+        normalize_playlist(document, week=WEEK)
+    assert str(raised.value) == f"{WHERE}: 'items.total' is {shown}, " + NON_NEGATIVE
+
+
+def test_a_snapshot_id_that_is_not_text_is_refused():
+    document = playlist(entry(T1)) | {"snapshot_id": 12}
+    with pytest.raises(PlaylistFormatError) as raised:
+        normalize_playlist(document, week=WEEK)
+    assert str(raised.value) == f"{WHERE}: 'snapshot_id' is 12 (int), expected a string"
+
+
+@pytest.mark.parametrize("transform", [normalize_playlist, flatten_playlist])
+def test_a_playlist_whose_every_track_lacks_an_id_is_refused(transform):
+    idless = {key: value for key, value in T1.items() if key != "id"}
+    document = playlist(entry(None), entry(idless), entry(idless | {"id": None}))
+    with pytest.raises(PlaylistFormatError) as raised:
+        transform(document, week=WEEK)
+    assert str(raised.value) == (
+        f"{WHERE}: none of its 2 tracks has an 'id' (the first at position 1): "
+        "refused rather than stored as 2 unavailable entries"
+    )
+
+
+def test_a_track_without_an_id_beside_tracks_with_one_stays_unavailable():
+    idless = {key: value for key, value in T1.items() if key != "id"}
+    tables = rows(playlist(entry(T1), entry(idless)))
+    assert [e["item_type"] for e in tables["playlist_entries"]] == ["track", "unavailable"]
+
+
+def test_removed_items_alone_are_still_a_playlist():
+    tables = rows(playlist(entry(None), entry(None)))
+    assert [e["item_type"] for e in tables["playlist_entries"]] == ["unavailable"] * 2
+
+
+@pytest.mark.parametrize(
+    "release_date", ["2026-13-45", "2026-02-30", "0000-00-00", "soon", "19811", "1981-1-1", ""]
+)
+def test_an_impossible_release_date_gives_a_null_year_and_is_kept_as_it_came(release_date):
+    dated = album("al1", AR1, release_date=release_date, precision="day")
+    (row,) = rows(playlist(entry(track("t1", dated, AR1))))["albums"]
+    assert (row["release_date"], row["release_year"]) == (release_date, None)
+
+
+# --- relinking: a song is the playlist's own track ----------------------------------------------
+
+OWN = {
+    "id": "own1",
+    "type": "track",
+    "uri": "spotify:track:own1",
+    "href": "https://api.spotify.com/v1/tracks/own1",
+    "external_urls": {"spotify": "https://open.spotify.com/track/own1"},
+}
+
+
+def test_a_relinked_track_is_the_playlists_own_track_with_the_playable_one_beside_it():
+    relinked = track("play1", AL1, AR1, linked_from=OWN)
+    tables = rows(playlist(entry(relinked), entry(T1), entry(relinked)))
+    assert [
+        (e["song_id"], e["playable_song_id"], e["uri"]) for e in tables["playlist_entries"]
+    ] == [
+        ("own1", "play1", "spotify:track:own1"),
+        ("t1", None, "spotify:track:t1"),
+        ("own1", "play1", "spotify:track:own1"),
+    ]
+    assert [(s["song_id"], s["url"], s["song_name"]) for s in tables["songs"]] == [
+        ("own1", "https://open.spotify.com/track/own1", "Song play1"),
+        ("t1", "https://open.spotify.com/track/t1", "Song t1"),
+    ]
+    assert [a["song_id"] for a in tables["song_artists"]] == ["own1", "t1"]
+    tables = normalize_playlist(playlist(entry(relinked), entry(T1)), week=WEEK)
+    for name in schema.TABLE_SCHEMAS:
+        assert foreign_key_problems(name, tables) == [], name
+
+
+def test_a_relinked_track_reads_the_same_song_as_the_unrelinked_one():
+    own = track("own1", AL1, AR1)
+    relinked = track("play1", AL1, AR1, linked_from=OWN)
+    unrelinked_entries = rows(playlist(entry(own)))["playlist_entries"]
+    relinked_entries = rows(playlist(entry(relinked)))["playlist_entries"]
+    assert [(e["song_id"], e["uri"]) for e in unrelinked_entries] == [
+        (e["song_id"], e["uri"]) for e in relinked_entries
+    ]
+
+
+def test_a_relinked_uri_falls_back_to_the_own_tracks_id():
+    relinked = track("play1", AL1, AR1, linked_from={"id": "own1"})
+    (row,) = rows(playlist(entry(relinked)))["playlist_entries"]
+    assert (row["song_id"], row["playable_song_id"], row["uri"]) == (
+        "own1",
+        "play1",
+        "spotify:track:own1",
+    )
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -579,6 +764,9 @@ def test_entry_count_problems():
     entries = rich_tables()["playlist_entries"]
     assert entry_count_problems(entries, 7) == ["6 entries, but the playlist says total = 7"]
     assert entry_count_problems(entries, None) == ["the playlist document has no total"]
+    assert entry_count_problems(entries, "6") == [
+        "the playlist's total is '6' (str), not an integer"
+    ]
 
 
 # --- flatten_playlist and the CSV round trip --------------------------------------------------

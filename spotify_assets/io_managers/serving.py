@@ -258,6 +258,11 @@ class SQLiteServingStore(ServingStore):
                 f"CREATE TABLE IF NOT EXISTS {table} "
                 f"({', '.join(columns)}, PRIMARY KEY ({primary_key}))"
             )
+            # A store made before a column was added gets it, empty until its rows are rewritten.
+            stored = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column not in stored:
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
         connection.execute(
             "CREATE TABLE IF NOT EXISTS playlist_versions (playlist_id PRIMARY KEY, week, row_hash)"
         )

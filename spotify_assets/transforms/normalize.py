@@ -3,8 +3,42 @@
 A playlist document is what ``GET /playlists/{id}`` returns, with every page of entries merged
 into its paging object: ``items`` (2026) or ``tracks`` (older apps), each entry holding its item
 under ``item`` (2026) or ``track`` (older), sometimes both.
+
+Types at the edge. Every field the tables use is checked here, before any table is built, and a
+value of the wrong type or out of range is refused with a :class:`PlaylistFormatError` naming the
+playlist, the week, the entry's position and the field (``item.album.total_tracks``): nothing is
+coerced on the way into the tables. Null (or absent) is accepted wherever Spotify may leave a
+field out, and stays null.
+
+Refused:
+
+- ``id``, ``uri``, ``name``, ``type``, ``snapshot_id``, ``release_date``,
+  ``release_date_precision``, ``album_type``, ``isrc``, ``external_urls.spotify`` and
+  ``added_by.id`` that are not strings (a number where an id belongs, say);
+- ``duration_ms``, ``disc_number``, ``track_number`` and ``total_tracks`` that are not
+  non-negative integers (``1.5``, ``-1``, ``"200000"`` and ``true`` are all refused);
+  ``popularity`` that is not an integer from 0 to 100;
+- ``explicit`` and ``is_local`` that are not booleans (``"false"`` and ``0`` are refused);
+- ``added_at`` that is not an ISO-8601 time;
+- the paging object's ``total`` when it is not a non-negative integer (``"31"`` is refused);
+- ``linked_from`` that is not an object with a string ``id``;
+- a playlist that has tracks but none of them with an ``id``: Spotify returns removed items as
+  null, so an object with no id on every entry is a document that lost its ids, not a playlist
+  whose every track was taken down.
+
+Null: ``release_year`` when ``release_date`` is a string but not a real date in one of Spotify's
+three shapes (``"1981"``, ``"1981-12"``, ``"1981-12-15"``): ``"0000"``, ``"2026-13-45"`` and
+``"soon"`` all give a null ``release_year`` and keep the string as it came in ``release_date``.
+An impossible date is Spotify's data about one album, not a broken document, so it does not fail
+the whole playlist; the raw string stays there for anyone who wants to see it.
+
+Relinking: when Spotify relinks a track for the reader's market, the entry's item is the playable
+track and ``linked_from`` names the track the playlist holds. A song is the playlist's own track:
+``song_id``, the entry's ``uri`` and the song's ``url`` come from ``linked_from``, and
+``playlist_entries.playable_song_id`` keeps the playable track's id (null when not relinked).
 """
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +52,24 @@ EPISODE = "episode"
 LOCAL = "local"
 UNAVAILABLE = "unavailable"
 
+POPULARITY_MAX = 100
+# Spotify's release_date shapes, by length: year, month or day precision.
+RELEASE_DATE_FORMATS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d"}
+
 
 class PlaylistFormatError(ValueError):
     """A playlist document that is not what Spotify returns; says which playlist, week and what."""
+
+
+class _WrongValue(ValueError):
+    """A field of the wrong type or out of range, named by its path within the entry."""
+
+    def __init__(self, field: str, value: Any, expected: str):
+        super().__init__(f"'{field}' is {_shown(value)}, expected {expected}")
+
+
+def _shown(value: Any) -> str:
+    return f"{json.dumps(value, ensure_ascii=False)} ({type(value).__name__})"
 
 
 def playlist_entries_page(playlist: Any, *, week: str) -> dict:
@@ -42,24 +91,153 @@ def playlist_entries_page(playlist: Any, *, week: str) -> dict:
     )
 
 
-def _entries(playlist: Any, week: str) -> Iterator[tuple[int, dict, dict | None, str]]:
-    """(position, entry, item, item_type) for every entry, in playlist order."""
-    for position, entry in enumerate(playlist_entries_page(playlist, week=week)["items"]):
+# --- field checks: each returns the value (None when absent or null) or raises _WrongValue -----
+
+
+def _text(obj: dict, key: str, path: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _WrongValue(f"{path}{key}", value, "a string")
+    return value
+
+
+def _count(obj: dict, key: str, path: str, maximum: int | None = None) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    in_range = (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= 0
+        and (maximum is None or value <= maximum)
+    )
+    if not in_range:
+        expected = f"an integer from 0 to {maximum}" if maximum else "a non-negative integer"
+        raise _WrongValue(f"{path}{key}", value, expected)
+    return value
+
+
+def _flag(obj: dict, key: str, path: str) -> bool | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise _WrongValue(f"{path}{key}", value, "true or false")
+    return value
+
+
+def _object(obj: dict, key: str, path: str) -> dict:
+    """``obj[key]`` as an object; absent or null is empty."""
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _WrongValue(f"{path}{key}", value, "an object")
+    return value
+
+
+def _list(obj: dict, key: str) -> list:
+    """``obj[key]`` as a list; absent or null is empty, anything else is malformed."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"'{key}' is {type(value).__name__}, not a list")
+    return value
+
+
+def _check_url(obj: dict, path: str) -> str | None:
+    return _text(_object(obj, "external_urls", path), "spotify", f"{path}external_urls.")
+
+
+def _check_artist(artist: Any, path: str) -> None:
+    if not isinstance(artist, dict):
+        raise _WrongValue(path.rstrip("."), artist, "an object")
+    for key in ("id", "name", "uri"):
+        _text(artist, key, path)
+    _check_url(artist, path)
+
+
+def _check_item(item: dict, path: str) -> None:
+    """Every field of an item that a table or the CSV takes, whatever the item's type."""
+    for key in ("id", "type", "uri", "name"):
+        _text(item, key, path)
+    _count(item, "duration_ms", path)
+    _count(item, "disc_number", path)
+    _count(item, "track_number", path)
+    _count(item, "popularity", path, maximum=POPULARITY_MAX)
+    _flag(item, "explicit", path)
+    _flag(item, "is_local", path)
+    _text(_object(item, "external_ids", path), "isrc", f"{path}external_ids.")
+    _check_url(item, path)
+    for position, artist in enumerate(_list(item, "artists")):
+        _check_artist(artist, f"{path}artists[{position}].")
+    album = _object(item, "album", path)
+    album_path = f"{path}album."
+    for key in ("id", "name", "release_date", "release_date_precision", "album_type"):
+        _text(album, key, album_path)
+    _count(album, "total_tracks", album_path)
+    _check_url(album, album_path)
+    for position, artist in enumerate(_list(album, "artists")):
+        _check_artist(artist, f"{album_path}artists[{position}].")
+    show = _object(item, "show", path)
+    _text(show, "id", f"{path}show.")
+    _text(show, "name", f"{path}show.")
+    if item.get("linked_from") is not None:
+        linked_from = _object(item, "linked_from", path)
+        own_id = _text(linked_from, "id", f"{path}linked_from.")
+        if not own_id:
+            raise _WrongValue(f"{path}linked_from.id", linked_from.get("id"), "a track id")
+        _text(linked_from, "uri", f"{path}linked_from.")
+        _check_url(linked_from, f"{path}linked_from.")
+
+
+def _check_entry(entry: dict) -> None:
+    _text(entry, "added_at", "")
+    _flag(entry, "is_local", "")
+    _text(_object(entry, "added_by", ""), "id", "added_by.")
+
+
+def _entries(playlist: Any, week: str) -> list[tuple[int, dict, dict | None, str]]:
+    """(position, entry, item, item_type) for every entry, in playlist order, each field the
+    tables use checked for its type and range."""
+    page = playlist_entries_page(playlist, week=week)
+    where = f"playlist {playlist['id']!r}, week {week}"
+    checked = list(_typed_entries(playlist, page, week))
+    idless = [
+        position
+        for position, _, item, item_type in checked
+        if item is not None and item_type == UNAVAILABLE
+    ]
+    if idless and not any(item_type == TRACK for _, _, _, item_type in checked):
+        raise PlaylistFormatError(
+            f"{where}: none of its {len(idless)} tracks has an 'id' (the first at position "
+            f"{idless[0]}): refused rather than stored as {len(idless)} unavailable entries"
+        )
+    return checked
+
+
+def _typed_entries(
+    playlist: dict, page: dict, week: str
+) -> Iterator[tuple[int, dict, dict | None, str]]:
+    for position, entry in enumerate(page["items"]):
+        at = f"playlist {playlist['id']!r}, week {week}: entry at position {position}"
         if not isinstance(entry, dict):
+            raise PlaylistFormatError(f"{at} is {type(entry).__name__}, not an object")
+        item_key = "item" if entry.get("item") is not None else "track"
+        item = entry.get(item_key)
+        if item is not None and not isinstance(item, dict):
             raise PlaylistFormatError(
-                f"playlist {playlist['id']!r}, week {week}: entry at position {position} "
-                f"is {type(entry).__name__}, not an object"
+                f"{at} has an item of type {type(item).__name__}, not an object"
             )
-        item = entry.get("item")
-        if item is None:
-            item = entry.get("track")
+        try:
+            _check_entry(entry)
+            if item is not None:
+                _check_item(item, f"{item_key}.")
+        except _WrongValue as error:
+            raise PlaylistFormatError(f"{at}: {error}") from None
+        except TypeError as error:
+            raise _malformed(playlist, week, position, error) from error
         if item is None:
             item_type = UNAVAILABLE
-        elif not isinstance(item, dict):
-            raise PlaylistFormatError(
-                f"playlist {playlist['id']!r}, week {week}: entry at position {position} "
-                f"has an item of type {type(item).__name__}, not an object"
-            )
         elif entry.get("is_local") or item.get("is_local"):
             item_type = LOCAL
         elif item.get("type") == EPISODE:
@@ -69,6 +247,16 @@ def _entries(playlist: Any, week: str) -> Iterator[tuple[int, dict, dict | None,
         else:
             item_type = UNAVAILABLE
         yield position, entry, item, item_type
+
+
+def _total(playlist: dict, week: str) -> int | None:
+    """The paging object's ``total``, which the entry-count check compares with the entries."""
+    page = playlist_entries_page(playlist, week=week)
+    page_key = "items" if page is playlist.get("items") else "tracks"
+    try:
+        return _count(page, "total", f"{page_key}.")
+    except _WrongValue as error:
+        raise PlaylistFormatError(f"playlist {playlist['id']!r}, week {week}: {error}") from None
 
 
 def _malformed(playlist: dict, week: str, position: int, error: Exception) -> PlaylistFormatError:
@@ -83,26 +271,20 @@ def _added_by(entry: dict) -> str | None:
     return (user.get("id") or None) if user else None
 
 
-def _list(obj: dict, key: str) -> list:
-    """``obj[key]`` as a list; absent or null is empty, anything else is malformed."""
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise TypeError(f"'{key}' is {type(value).__name__}, not a list")
-    return value
-
-
-def _spotify_url(obj: dict) -> str | None:
+def _url(obj: dict) -> str | None:
     return (obj.get("external_urls") or {}).get("spotify")
 
 
 def _release_year(release_date: str | None) -> int | None:
-    """The year of a Spotify release date ("1981", "1981-12", "1981-12-15"); "0000" is unknown."""
-    if not release_date or not release_date[:4].isdigit():
+    """The year of a Spotify release date ("1981", "1981-12", "1981-12-15"); null when it is not
+    a real date in one of those shapes, "0000" (Spotify does not know) included."""
+    date_format = RELEASE_DATE_FORMATS.get(len(release_date or ""))
+    if date_format is None or not release_date.replace("-", "").isdigit():
         return None
-    year = int(release_date[:4])
-    return year or None
+    try:
+        return dt.datetime.strptime(release_date, date_format).year
+    except ValueError:
+        return None
 
 
 def _table(columns: dict[str, list], table_schema: pa.Schema, where: str) -> pa.Table:
@@ -123,11 +305,16 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
     pyarrow tables with the schemas of :mod:`spotify_assets.transforms.schema`. Songs, albums and
     artists come only from Spotify tracks; local files, episodes and removed items appear only
     in ``playlist_entries``, so positions still match the playlist. Within the snapshot the
-    first occurrence of an entity wins, except ``song_added``, the earliest ``added_at``.
+    first occurrence of an entity wins, except ``song_added``, the earliest ``added_at``. A
+    relinked track is the playlist's own track (``linked_from``), its playable id kept in
+    ``playlist_entries.playable_song_id``.
     """
     playlist_entries_page(playlist, week=week)  # fails early, naming the playlist and the week
     where = f"playlist {playlist['id']!r}, week {week}"
+    _total(playlist, week)
     snapshot_id = playlist.get("snapshot_id")
+    if snapshot_id is not None and not isinstance(snapshot_id, str):
+        raise PlaylistFormatError(f"{where}: {_WrongValue('snapshot_id', snapshot_id, 'a string')}")
     entries = _columns(schema.PLAYLIST_ENTRIES)
     artists = _columns(schema.ARTISTS)
     albums = _columns(schema.ALBUMS)
@@ -143,27 +330,31 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
             seen_artists.add(artist_id)
             artists["artist_id"].append(artist_id)
             artists["artist_name"].append(artist.get("name"))
-            artists["external_url"].append(_spotify_url(artist))
+            artists["external_url"].append(_url(artist))
             artists["uri"].append(artist.get("uri"))
         return artist_id or None
 
     for position, entry, item, item_type in _entries(playlist, week):
         try:
-            added_at = entry.get("added_at")
+            # The playlist holds linked_from's track; Spotify plays the item in its place.
+            linked_from = (item.get("linked_from") if item_type == TRACK else None) or {}
+            song_id = linked_from.get("id") or (item["id"] if item_type == TRACK else None)
             entries["position"].append(position)
             entries["item_type"].append(item_type)
-            entries["song_id"].append(item["id"] if item_type == TRACK else None)
-            entries["uri"].append(item.get("uri") if item else None)
+            entries["song_id"].append(song_id)
+            entries["playable_song_id"].append(item["id"] if linked_from else None)
+            entries["uri"].append(
+                (linked_from.get("uri") or f"spotify:track:{song_id}")
+                if linked_from
+                else (item.get("uri") if item else None)
+            )
             entries["name"].append(item.get("name") if item else None)
             entries["duration_ms"].append(item.get("duration_ms") if item else None)
-            entries["added_at"].append(added_at)
+            entries["added_at"].append(entry.get("added_at"))
             entries["added_by"].append(_added_by(entry))
-            if item_type != TRACK:
+            if item_type != TRACK or song_id in seen_songs:
                 continue
 
-            song_id = item["id"]
-            if song_id in seen_songs:
-                continue
             seen_songs.add(song_id)
             track_artist_ids = [add_artist(artist) for artist in _list(item, "artists")]
             album = item.get("album") or {}
@@ -180,12 +371,12 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
                 albums["album_type"].append(album.get("album_type"))
                 albums["total_tracks"].append(album.get("total_tracks"))
                 albums["artist_id"].append(album_artist_ids[0] if album_artist_ids else None)
-                albums["url"].append(_spotify_url(album))
+                albums["url"].append(_url(album))
 
             songs["song_id"].append(song_id)
             songs["song_name"].append(item.get("name"))
             songs["duration_ms"].append(item.get("duration_ms"))
-            songs["url"].append(_spotify_url(item))
+            songs["url"].append(_url(linked_from) if linked_from else _url(item))
             songs["popularity"].append(item.get("popularity"))
             songs["album_id"].append(album_id)
             songs["artist_id"].append(track_artist_ids[0] if track_artist_ids else None)
@@ -215,13 +406,31 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
 
 def _timestamps(values: list, where: str) -> pa.Array:
     try:
-        # Parsed at microseconds, then truncated: "…:05.123456Z" is valid ISO-8601 too.
-        parsed = pa.array(values, pa.string()).cast(pa.timestamp("us", tz="UTC"))
-        return parsed.cast(schema.TIMESTAMP, safe=False)
+        return _parsed_timestamps(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        position = next(
+            (position for position, value in enumerate(values) if not _parses(value)), None
+        )
+        if position is None:
+            raise PlaylistFormatError(f"{where}: an added_at is not an ISO-8601 time") from error
         raise PlaylistFormatError(
-            f"{where}: an added_at is not an ISO-8601 time ({error})"
-        ) from error
+            f"{where}: entry at position {position}: 'added_at' is {_shown(values[position])}, "
+            "expected an ISO-8601 time"
+        ) from None
+
+
+def _parses(added_at: str | None) -> bool:
+    try:
+        _parsed_timestamps([added_at])
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return True
+
+
+def _parsed_timestamps(values: list) -> pa.Array:
+    # Parsed at microseconds, then truncated: "…:05.123456Z" is valid ISO-8601 too.
+    parsed = pa.array(values, pa.string()).cast(pa.timestamp("us", tz="UTC"))
+    return parsed.cast(schema.TIMESTAMP, safe=False)
 
 
 def _earliest_added(entries: dict[str, list], song_ids: list[str]) -> pa.Array:
@@ -270,7 +479,7 @@ def flatten_playlist(playlist: dict, *, week: str) -> pa.Table:
                 "album_artist_ids": _join_ids(_list(album, "artists")) or None,
                 "show_id": show.get("id"),
                 "show_name": show.get("name"),
-                "url": _spotify_url(item),
+                "url": _url(item),
             }
         except (AttributeError, KeyError, TypeError) as error:
             raise _malformed(playlist, week, position, error) from error

@@ -45,7 +45,8 @@ ALBUMS_DESCRIPTIONS = {
     "release_date": "The release date as Spotify gives it: YYYY, YYYY-MM or YYYY-MM-DD; "
     "'0000' when Spotify does not know it.",
     "release_date_precision": "How precise release_date is: year, month or day.",
-    "release_year": "The year of release_date; null when Spotify does not know it ('0000').",
+    "release_year": "The year of release_date; null when Spotify does not know it ('0000') or "
+    "release_date is not a real date (such as '2026-13-45').",
     "album_type": "album, single or compilation.",
     "total_tracks": "How many tracks the album has (all of them, not only the playlist's).",
     "artist_id": "The album's first credited artist (artists.artist_id).",
@@ -70,10 +71,11 @@ SONGS = pa.schema(
 )
 
 SONGS_DESCRIPTIONS = {
-    "song_id": "Spotify's id of the track (primary key).",
+    "song_id": "Spotify's id of the track the playlist holds (primary key); for a track Spotify "
+    "relinked, the one linked_from names, not the playable one.",
     "song_name": "The track's title.",
     "duration_ms": "The track's length in milliseconds.",
-    "url": "The track's page on open.spotify.com.",
+    "url": "The page on open.spotify.com of the track the playlist holds (song_id).",
     "popularity": "Spotify's popularity score, 0 to 100; null when Spotify leaves it out, as it "
     "does for apps in Development Mode.",
     "song_added": "When the track was first added to the playlist (UTC): the earliest added_at "
@@ -107,6 +109,7 @@ PLAYLIST_ENTRIES = pa.schema(
         pa.field("position", pa.int64(), nullable=False),
         pa.field("item_type", pa.string(), nullable=False),
         pa.field("song_id", pa.string()),
+        pa.field("playable_song_id", pa.string()),
         pa.field("uri", pa.string()),
         pa.field("name", pa.string()),
         pa.field("duration_ms", pa.int64()),
@@ -121,10 +124,15 @@ PLAYLIST_ENTRIES_DESCRIPTIONS = {
     "playlist (and the week, in the lake).",
     "item_type": "What the entry plays: track (a Spotify track), episode (a podcast episode), "
     "local (a local file) or unavailable (an item Spotify no longer returns).",
-    "song_id": "The Spotify track the entry plays (songs.song_id); null for episodes, local "
-    "files and unavailable items.",
-    "uri": "The Spotify URI of what the entry plays (spotify:track:..., spotify:episode:..., "
-    "spotify:local:...); null when Spotify returns no item.",
+    "song_id": "The playlist's own track (songs.song_id): for a track Spotify relinked for the "
+    "reader's market, the one linked_from names; null for episodes, local files and unavailable "
+    "items.",
+    "playable_song_id": "The Spotify track played in the playlist's own track's place when "
+    "Spotify relinked it for the reader's market (the entry's item, whose linked_from is "
+    "song_id); null when the entry was not relinked.",
+    "uri": "The Spotify URI of the entry's own item (spotify:track:..., spotify:episode:..., "
+    "spotify:local:...), for a relinked track the playlist's own one, so snapshots read from "
+    "different markets compare alike; null when Spotify returns no item.",
     "name": "The title of what the entry plays: a track, an episode or a local file.",
     "duration_ms": "Its length in milliseconds.",
     "added_at": "When the entry was added to the playlist (UTC); null when Spotify does not say.",

@@ -61,6 +61,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "position": INTEGER,
         "item_type": STRING,
         "song_id": STRING,
+        "playable_song_id": STRING,
         "uri": STRING,
         "name": STRING,
         "duration_ms": INTEGER,

@@ -1,5 +1,6 @@
 -- What changed since the playlist's previous snapshot in the lake, one row per item: 'added'
 -- (with its position now) or 'dropped' (with the position it had). Positions count from 0.
+-- Items compare by URI, the playlist's own track's for a relinked one: a relink is no change.
 -- order by: playlist, week, change, position
 -- dashboard: history
 WITH items AS (

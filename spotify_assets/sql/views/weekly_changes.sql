@@ -1,6 +1,7 @@
 -- Items added, removed and kept since the playlist's previous snapshot in the lake, and the
 -- turnover: the share of all items of both snapshots that changed (0 unchanged, 1 all new).
--- An item is what an entry plays (its URI), so a track moved within the playlist is kept.
+-- An item is what an entry holds (its URI), so a track moved within the playlist is kept,
+-- and so is a track Spotify relinked for a market: its URI is the playlist's own track's.
 -- The first snapshot of a playlist has no previous one: its counts are null.
 -- order by: playlist, week
 -- dashboard: history
