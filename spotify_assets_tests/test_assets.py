@@ -97,7 +97,10 @@ def test_normalized_tables_yields_every_table_and_passing_checks(context):
 def test_normalized_checks_fail_on_a_playlist_whose_total_disagrees(context):
     recording = _recording()
     recording["items"]["total"] += 3
-    events = list(normalized_tables(context, playlist=recording))
+    events = []
+    with pytest.raises(dg.Failure, match="entries_match_playlist_total failed"):
+        events.extend(normalized_tables(context, playlist=recording))
+    assert not [e for e in events if isinstance(e, dg.Output)]  # nothing to write
     failed = [e for e in events if isinstance(e, dg.AssetCheckResult) and not e.passed]
     assert [(check.asset_key.path[-1], check.check_name) for check in failed] == [
         (constants.PLAYLIST_ENTRIES, "entries_match_playlist_total")

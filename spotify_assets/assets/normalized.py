@@ -4,12 +4,19 @@ import dagster as dg
 
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
-from spotify_assets.assets.raw import PLAYLIST_JSON
+from spotify_assets.assets.raw import (
+    BLOCKING_CHECKS,
+    CHECK_ENTRY_COUNT,
+    CHECK_FOREIGN_KEYS,
+    CHECK_PRIMARY_KEY,
+    PLAYLIST_JSON,
+    blocking_check_problems,
+    check_failures,
+)
 from spotify_assets.io_managers.object_store import PARQUET, STORAGE_FORMAT
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.transforms import (
     PlaylistFormatError,
-    checks,
     normalize_playlist,
     playlist_entries_page,
     schema,
@@ -31,35 +38,20 @@ def normalized_key(table: str) -> dg.AssetKey:
     return dg.AssetKey([constants.NORMALIZED, table])
 
 
-CHECK_PRIMARY_KEY = "primary_key_unique_and_not_null"
-CHECK_FOREIGN_KEYS = "foreign_keys_resolve"
-CHECK_ENTRY_COUNT = "entries_match_playlist_total"
+CHECK_DESCRIPTIONS = {
+    CHECK_PRIMARY_KEY: "Primary key ({}) unique, not null.",
+    CHECK_FOREIGN_KEYS: "Every non-null foreign key names a row of this partition.",
+    CHECK_ENTRY_COUNT: "As many entries as the playlist's `total`.",
+}
 
 CHECK_SPECS = [
-    *(
-        dg.AssetCheckSpec(
-            CHECK_PRIMARY_KEY,
-            asset=normalized_key(table),
-            blocking=True,
-            description=f"Primary key ({', '.join(schema.PRIMARY_KEYS[table])}) unique, not null.",
-        )
-        for table in constants.NORMALIZED_TABLES
-    ),
-    *(
-        dg.AssetCheckSpec(
-            CHECK_FOREIGN_KEYS,
-            asset=normalized_key(table),
-            blocking=True,
-            description="Every non-null foreign key names a row of this partition.",
-        )
-        for table in sorted({source for source, _ in schema.FOREIGN_KEYS})
-    ),
     dg.AssetCheckSpec(
-        CHECK_ENTRY_COUNT,
-        asset=normalized_key(constants.PLAYLIST_ENTRIES),
+        check_name,
+        asset=normalized_key(table),
         blocking=True,
-        description="As many entries as the playlist's `total`.",
-    ),
+        description=CHECK_DESCRIPTIONS[check_name].format(", ".join(schema.PRIMARY_KEYS[table])),
+    )
+    for table, check_name in BLOCKING_CHECKS
 ]
 
 
@@ -83,32 +75,38 @@ CHECK_SPECS = [
     ins={"playlist": dg.AssetIn(PLAYLIST_JSON)},
 )
 def normalized_tables(context: dg.AssetExecutionContext, playlist: dict):
-    """Splits one raw playlist snapshot into the normalized tables and checks them. The checks
-    are blocking: a partition with a broken key never reaches the serving tables."""
-    week, _ = week_and_playlist(context)
+    """Splits one raw playlist snapshot into the normalized tables and checks them before they
+    are written: a partition failing a blocking check reports its check results and publishes
+    nothing, so readers of the lake and the serving tables never see unchecked data."""
+    week, playlist_id = week_and_playlist(context)
     try:
         tables = normalize_playlist(playlist, week=week)
     except PlaylistFormatError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
+    problems = blocking_check_problems(
+        tables, playlist_entries_page(playlist, week=week).get("total")
+    )
+    check_results = [
+        dg.AssetCheckResult(
+            asset_key=normalized_key(table),
+            check_name=check_name,
+            passed=not found,
+            metadata={"problems": "; ".join(found) or "none"},
+        )
+        for (table, check_name), found in problems.items()
+    ]
+    if failures := check_failures(f"playlist {playlist_id!r}, week {week}", problems):
+        # The results still reach the UI; without outputs nothing stored is replaced.
+        yield from check_results
+        raise dg.Failure(
+            description=f"{failures}. Nothing was written: the stored tables are as they were.",
+            allow_retries=False,
+        )
     for table, value in tables.items():
         yield dg.Output(
             value, output_name=_output_name(table), metadata=table_metadata(value, table)
         )
-    total = playlist_entries_page(playlist, week=week).get("total")
-    for spec in CHECK_SPECS:
-        table = spec.asset_key.path[-1]
-        if spec.name == CHECK_PRIMARY_KEY:
-            problems = checks.primary_key_problems(table, tables[table])
-        elif spec.name == CHECK_FOREIGN_KEYS:
-            problems = checks.foreign_key_problems(table, tables)
-        else:
-            problems = checks.entry_count_problems(tables[table], total)
-        yield dg.AssetCheckResult(
-            asset_key=spec.asset_key,
-            check_name=spec.name,
-            passed=not problems,
-            metadata={"problems": "; ".join(problems) or "none"},
-        )
+    yield from check_results
 
 
 def _output_name(table: str) -> str:

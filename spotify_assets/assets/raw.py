@@ -1,17 +1,32 @@
-"""Raw layer: the playlist exactly as Spotify returned it, and the same entries flattened to CSV."""
+"""Raw layer: the playlist exactly as Spotify returned it, and the same entries flattened to CSV.
+
+A document is admitted before it replaces anything stored: it must be strict JSON and
+normalize into tables that pass the normalized layer's blocking checks. A refused one is kept
+under ``rejected/`` with the reason (see :mod:`spotify_assets.io_managers.object_store`).
+"""
 
 import dagster as dg
+import pyarrow as pa
 from upath import UPath
 
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
-from spotify_assets.io_managers.object_store import CSV, JSON, STORAGE_FORMAT, decode
+from spotify_assets.io_managers.object_store import (
+    CSV,
+    JSON,
+    STORAGE_FORMAT,
+    NotStrictJSON,
+    decode,
+    strict_json,
+)
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.sources import PlaylistSource, SourceError, StoredSnapshot
 from spotify_assets.sources.spotify_api import WORST_CASE_EXTRACTION_SECONDS
 from spotify_assets.transforms import (
     PlaylistFormatError,
+    checks,
     flatten_playlist,
+    normalize_playlist,
     playlist_entries_page,
     schema,
 )
@@ -30,6 +45,63 @@ SPOTIFY_API_POOL = "spotify_api"
 PLAYLIST_JSON_RETRY_POLICY = dg.RetryPolicy(
     max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
+
+
+CHECK_PRIMARY_KEY = "primary_key_unique_and_not_null"
+CHECK_FOREIGN_KEYS = "foreign_keys_resolve"
+CHECK_ENTRY_COUNT = "entries_match_playlist_total"
+# The normalized tables' blocking checks, as (table, check name). They are evaluated here too, on
+# the tables in memory, so a document whose tables would fail them never replaces a stored one.
+BLOCKING_CHECKS = [
+    *((table, CHECK_PRIMARY_KEY) for table in constants.NORMALIZED_TABLES),
+    *(
+        (table, CHECK_FOREIGN_KEYS)
+        for table in sorted({source for source, _ in schema.FOREIGN_KEYS})
+    ),
+    (constants.PLAYLIST_ENTRIES, CHECK_ENTRY_COUNT),
+]
+
+
+def blocking_check_problems(
+    tables: dict[str, pa.Table], total: int | None
+) -> dict[tuple[str, str], list[str]]:
+    """The problems each blocking check finds in one partition's tables; empty lists pass."""
+    problems = {}
+    for table, check_name in BLOCKING_CHECKS:
+        if check_name == CHECK_PRIMARY_KEY:
+            problems[table, check_name] = checks.primary_key_problems(table, tables[table])
+        elif check_name == CHECK_FOREIGN_KEYS:
+            problems[table, check_name] = checks.foreign_key_problems(table, tables)
+        else:
+            problems[table, check_name] = checks.entry_count_problems(tables[table], total)
+    return problems
+
+
+def check_failures(where: str, problems: dict[tuple[str, str], list[str]]) -> str | None:
+    """The checks that failed, as one line naming each with its problems and its table, after
+    ``where``; None if every check passed."""
+    failures = [
+        f"{check_name} failed: {'; '.join(found)} ({constants.NORMALIZED}/{table})"
+        for (table, check_name), found in problems.items()
+        if found
+    ]
+    return f"{where}: {'; '.join(failures)}" if failures else None
+
+
+def refusal(playlist: dict, week: str) -> str | None:
+    """Why ``playlist`` may not be stored for ``week``, naming the playlist and the week, or None
+    if it may: it is strict JSON, it normalizes and flattens, and its tables pass the checks."""
+    try:
+        page = playlist_entries_page(playlist, week=week)
+        where = f"playlist {playlist['id']!r}, week {week}"
+        strict_json(playlist)
+        tables = normalize_playlist(playlist, week=week)
+        flatten_playlist(playlist, week=week)
+    except NotStrictJSON as error:
+        return f"{where}: not strict JSON: {error}"
+    except PlaylistFormatError as error:
+        return str(error)  # names the playlist and the week already
+    return check_failures(where, blocking_check_problems(tables, page.get("total")))
 
 
 def longest_retry_waits(policy: dg.RetryPolicy) -> float:
@@ -86,6 +158,39 @@ def latest_stored_snapshot(
     )
 
 
+def rejected(
+    context: dg.AssetExecutionContext, reason: str, *, source: str | None, document: dict | None
+) -> dg.Failure:
+    """The failure of a refused document, once a copy of it is kept under ``rejected/``."""
+    week, playlist_id = week_and_playlist(context)
+    object_store = getattr(context.resources, "object_store", None)
+    if object_store is None:  # a direct invocation (tests): nowhere to keep a copy
+        return dg.Failure(
+            description=f"{reason}. Nothing stored was replaced.", allow_retries=False
+        )
+    try:
+        rejected_path = object_store.keep_rejected(
+            PLAYLIST_JSON,
+            playlist=playlist_id,
+            week=week,
+            reason=reason,
+            source=source,
+            document=document,
+        )
+    except Exception as error:  # a full disk, S3 refusing: the refusal itself still stands
+        return dg.Failure(
+            description=f"{reason}. Nothing stored was replaced; keeping a rejected copy "
+            f"failed too ({error})",
+            allow_retries=False,
+        )
+    return dg.Failure(
+        description=f"{reason}. Nothing stored was replaced; the rejected document is kept "
+        f"at {rejected_path}",
+        metadata={"rejected_copy": dg.MetadataValue.path(str(rejected_path))},
+        allow_retries=False,
+    )
+
+
 @dg.asset(
     key=PLAYLIST_JSON,
     group_name=constants.RAW,
@@ -101,20 +206,25 @@ def playlist_json(
 ) -> dg.Output[dict]:
     """The playlist exactly as Spotify returned it, every page of entries merged into its
     paging object. Written before anything is derived from it, so every later layer can be
-    rebuilt from here. A failure that can pass (a Spotify outage, a playlist being edited) is
-    retried a few minutes later; one that cannot (an expired token, a used-up quota, a missing
-    playlist) fails at once."""
+    rebuilt from here. A document that is not strict JSON, does not normalize or fails the
+    normalized tables' blocking checks replaces nothing: it is kept under ``rejected/`` with the
+    reason, and the partition fails naming the playlist, the week and the cause. A failure that
+    can pass (a Spotify outage, a playlist being edited) is retried a few minutes later; one that
+    cannot (an expired token, a used-up quota, a missing playlist) fails at once."""
     week, playlist_id = week_and_playlist(context)
     try:
         extraction = playlist_source.extract_reusing(
             playlist_id, week, latest_stored_snapshot(context, playlist_id)
         )
-        playlist = extraction.playlist
-        page = playlist_entries_page(playlist, week=week)
     except SourceError as error:
         raise dg.Failure(description=str(error), allow_retries=error.transient) from None
-    except PlaylistFormatError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
+    except RecursionError:
+        reason = f"playlist {playlist_id!r}, week {week}: the document is nested too deeply to read"
+        raise rejected(context, reason, source=None, document=None) from None
+    playlist = extraction.playlist
+    if reason := refusal(playlist, week):
+        raise rejected(context, reason, source=extraction.source, document=playlist)
+    page = playlist_entries_page(playlist, week=week)
     return dg.Output(
         playlist,
         metadata={

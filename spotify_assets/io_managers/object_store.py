@@ -3,13 +3,23 @@
 ``<root>/<group>/<asset>/week=YYYY-MM-DD/playlist=<id>/<asset>.<ext>``: the partition columns live
 in the path, never inside the files, so Athena, Glue and DuckDB read the folders as they are.
 The root is a local folder here; the S3 flavour is this class with an ``s3://`` root.
+
+A document refused before it was stored is kept beside the lake, never over a stored one:
+``<root>/rejected/<asset>/week=YYYY-MM-DD/playlist=<id>/<UTC time>.json``, one JSON envelope
+``{"playlist", "week", "rejected_at", "reason", "source", "document"}`` per refusal. ``document``
+is the refused document's JSON text as a string (with NaN or Infinity as received, lone
+surrogates as ``\\u`` escapes), or null when it could not be read at all (nested too deeply);
+``json.loads(envelope["document"])`` gives back what the source returned. The envelope itself is
+strict, ASCII-only JSON.
 """
 
 import contextlib
+import datetime as dt
 import errno
 import glob
 import io
 import json
+import math
 import os
 import tempfile
 import time
@@ -35,15 +45,63 @@ CONTENT_TYPES = {
     PARQUET: "application/vnd.apache.parquet",
 }
 TEMPORARY_SUFFIX = ".tmp"
+REJECTED = "rejected"  # the top-level folder of refused documents
 # A temporary file this old is no write in progress (a write takes milliseconds) but what a killed
 # run left; a younger one may be another run's write of the same partition, and stays.
 ORPHANED_AFTER_SECONDS = 10 * 60
 
 
+class NotStrictJSON(ValueError):
+    """A value that strict JSON in UTF-8 cannot hold; the message says where it is."""
+
+
+def strict_json(obj: Any) -> bytes:
+    """``obj`` as strict JSON in UTF-8: no NaN or Infinity (which ``json`` would write bare) and no
+    lone surrogate (which UTF-8 cannot encode); raises :class:`NotStrictJSON` naming the value."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8")
+    except RecursionError:
+        raise NotStrictJSON("the document is nested too deeply to store as JSON") from None
+    except ValueError:  # UnicodeEncodeError included
+        raise NotStrictJSON(_first_value_not_strict(obj)) from None
+
+
+def _first_value_not_strict(obj: Any) -> str:
+    """Where the first value that strict JSON cannot hold sits in ``obj``, and what it is."""
+    # Iterative: a document may be nested deeper than Python's recursion limit.
+    pending = [("the document", obj)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{where} is {json.dumps(value)}, which JSON does not allow"
+        if isinstance(value, str) and not _utf8_encodable(value):
+            return f"{where} is {value!r}, with a lone surrogate that UTF-8 cannot encode"
+        if isinstance(value, dict):
+            for key in value:
+                if not _utf8_encodable(str(key)):
+                    return f"{where} has a key {key!r} with a lone surrogate"
+            children = [(f"{where}[{key!r}]", item) for key, item in value.items()]
+        elif isinstance(value, list | tuple):
+            children = [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+        else:
+            continue
+        pending.extend(reversed(children))  # depth first, in document order
+    return "the document is not JSON"
+
+
+def _utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def encode(obj: Any, storage_format: str) -> bytes:
     """The bytes of one stored file."""
     if storage_format == JSON:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return strict_json(obj)
     if storage_format == CSV:
         buffer = io.BytesIO()
         # RFC 4180: CRLF line ends, a header row, quotes doubled; null is an empty unquoted field
@@ -60,7 +118,7 @@ def encode(obj: Any, storage_format: str) -> bytes:
 def decode(data: bytes, storage_format: str, table_schema: pa.Schema | None = None) -> Any:
     """The value of one stored file; ``table_schema`` types the columns of a CSV."""
     if storage_format == JSON:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_refuse_constant)
     if storage_format == CSV:
         table = pa_csv.read_csv(
             io.BytesIO(data),
@@ -76,6 +134,10 @@ def decode(data: bytes, storage_format: str, table_schema: pa.Schema | None = No
     if storage_format == PARQUET:
         return pq.read_table(io.BytesIO(data))
     raise ValueError(f"unknown storage format {storage_format!r}")
+
+
+def _refuse_constant(constant: str):
+    raise NotStrictJSON(f"{constant} is not JSON")
 
 
 def partition_path(base: UPath, asset_name: str, storage_format: str, playlist: str, week: str):
@@ -145,6 +207,49 @@ class ObjectStoreIOManager(dg.UPathIOManager):
 
     def read_bytes(self, path: UPath) -> bytes:
         return path.read_bytes()
+
+    def keep_rejected(
+        self,
+        asset_key: dg.AssetKey,
+        *,
+        playlist: str,
+        week: str,
+        reason: str,
+        source: str | None,
+        document: Any,
+    ) -> UPath:
+        """Stores a refused ``document`` (``None``: it could not be read) with the ``reason``
+        under ``rejected/`` (see the module docstring) and returns where."""
+        rejected_at = dt.datetime.now(dt.UTC)
+        folder = self._base_path / REJECTED / asset_key.path[-1]
+        path = (
+            folder
+            / f"{constants.WEEK}={week}"
+            / f"{constants.PLAYLIST}={playlist}"
+            / f"{rejected_at:%Y%m%dT%H%M%S%fZ}.json"
+        )
+        envelope = {
+            "playlist": playlist,
+            "week": week,
+            "rejected_at": rejected_at.isoformat(),
+            "reason": reason,
+            "source": source,
+            "document": _lenient_json_text(document),
+        }
+        self.make_directory(path.parent)
+        data = json.dumps(envelope, allow_nan=False).encode("ascii")
+        self.write_bytes(path, data, CONTENT_TYPES[JSON])
+        return path
+
+
+def _lenient_json_text(document: Any) -> str | None:
+    """The refused document as JSON text, whatever it holds, or None if it is too deep to write."""
+    if document is None:
+        return None
+    try:
+        return json.dumps(document)  # ASCII: a lone surrogate becomes an escape
+    except RecursionError:
+        return None
 
 
 def _temporary_prefix(file_name: str) -> str:
