@@ -1,5 +1,6 @@
 """``spotify-assets playlists``: the configured playlists by name, with the weeks recorded for
-them; ``--partitions`` prints their Dagster partition keys instead, for shell loops.
+them; ``--partitions`` prints their Dagster partition keys instead, for shell loops. What the
+replay folder holds that is not a recording is named on stderr, as skipped.
 
 A playlist's name comes from its latest recording when replaying, else from its latest raw
 snapshot in the local data dir. A listing never calls Spotify: a live playlist with no stored
@@ -126,6 +127,8 @@ def _span(source: PlaylistSource, playlist_id: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    for warning in deployment.replay_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     source = deployment.playlist_source()
     names = playlist_names(deployment.configured_playlist_ids(), source)
     if not names:

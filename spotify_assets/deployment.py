@@ -23,7 +23,7 @@ from spotify_assets.sources import (
     live_source_from_environment,
     parse_playlist_ids,
 )
-from spotify_assets.sources.replay import recorded_weeks
+from spotify_assets.sources.replay import recorded_weeks, skipped_replay_entries
 
 LOCAL = "local"
 AWS = "aws"
@@ -58,15 +58,30 @@ def playlist_source() -> PlaylistSource:
 
 def configured_playlist_ids() -> list[str]:
     """The playlists that get partitions: ``SPOTIFY_PLAYLISTS`` (ids, ``spotify:playlist:`` URIs
-    or open.spotify.com URLs, comma-separated), else those of the replay folder."""
-    listed = parse_playlist_ids(os.environ.get(constants.ENV_PLAYLISTS, ""))
+    or open.spotify.com URLs, comma-separated), else those of the replay folder.
+
+    An entry of ``SPOTIFY_PLAYLISTS`` that is none of those fails the definitions, naming it:
+    skipping it would quietly stop snapshotting a playlist the owner asked for, whereas a stray
+    replay folder is only skipped (:func:`replay_warnings`)."""
+    try:
+        listed = parse_playlist_ids(os.environ.get(constants.ENV_PLAYLISTS, ""))
+    except ValueError as error:
+        raise ValueError(f"{constants.ENV_PLAYLISTS}: {error}") from None
     return listed or playlist_source().playlist_ids()
+
+
+def replay_warnings() -> list[str]:
+    """When replaying, what the replay folder holds that is not a recording, one line each (see
+    :mod:`spotify_assets.sources.replay`); none live."""
+    source = playlist_source()
+    return skipped_replay_entries(source.replay_dir) if isinstance(source, ReplaySource) else []
 
 
 def week_range() -> tuple[str, str | None]:
     """The first and the last week that get partitions. Replaying: the first and the last
-    recorded week, so every partition the UI offers (*Latest* included) has data. Live:
-    ``FIRST_WEEK`` and None, so the weeks run on to the last completed one."""
+    recorded week (of the files that are recordings: :func:`replay_warnings` names the others),
+    so every partition the UI offers (*Latest* included) has data. Live: ``FIRST_WEEK`` and
+    None, so the weeks run on to the last completed one."""
     source = playlist_source()
     if isinstance(source, ReplaySource):
         weeks = [

@@ -1,11 +1,14 @@
 """Every asset is partitioned by week x playlist."""
 
 import datetime as dt
+import logging
 
 import dagster as dg
 
 from spotify_assets import constants
-from spotify_assets.deployment import configured_playlist_ids, week_range
+from spotify_assets.deployment import configured_playlist_ids, replay_warnings, week_range
+
+logger = logging.getLogger(__name__)
 
 
 def weekly_partitions() -> dg.WeeklyPartitionsDefinition:
@@ -15,6 +18,10 @@ def weekly_partitions() -> dg.WeeklyPartitionsDefinition:
     end_date = last_week and (dt.date.fromisoformat(last_week) + dt.timedelta(days=7)).isoformat()
     return dg.WeeklyPartitionsDefinition(start_date=first_week, end_date=end_date, day_offset=1)
 
+
+# Once per load of the definitions: Dagster shows it in the code location's log.
+for warning in replay_warnings():
+    logger.warning(warning)
 
 weekly = weekly_partitions()
 
