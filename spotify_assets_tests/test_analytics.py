@@ -271,7 +271,9 @@ def test_the_engine_follows_the_object_store():
         lake_at(UPath("memory://somewhere"))
 
 
-def test_dashboard_refuses_a_playlist_id_that_is_not_a_path_segment():
-    result = QueryResult(["playlist", "week"], [("../escape", None)])
-    with pytest.raises(ValueError, match="not a Spotify id"):
-        dashboard_files({"playlist_length": result}, {})
+def test_dashboard_skips_a_playlist_id_that_is_not_a_path_segment(caplog):
+    # A stray lake folder: no file outside the playlist's own, and the others carry on.
+    rows = [("../escape", None), (SMALL_PLAYLIST_ID, None)]
+    files = dashboard_files({"playlist_length": QueryResult(["playlist", "week"], rows)}, {})
+    assert sorted(files) == sorted(["index.json", f"{SMALL_PLAYLIST_ID}/playlist_length.json"])
+    assert "'../escape' is not a playlist id" in caplog.text

@@ -5,6 +5,8 @@ files, Athena over S3. They write small JSON files through the object store, so 
 scans the lake.
 """
 
+import warnings
+
 import dagster as dg
 import pyarrow as pa
 
@@ -20,6 +22,7 @@ from spotify_assets.sql.dashboard import (
     INDEX_FILE,
     SUMMARY_VIEW,
     dashboard_files,
+    dashboard_results,
     encode_json,
     indexed_names,
     latest_weeks,
@@ -33,11 +36,74 @@ ANALYTICS = "analytics"
 WEEKLY_SUMMARY = dg.AssetKey([ANALYTICS, "weekly_summary"])
 DASHBOARD = dg.AssetKey([ANALYTICS, "dashboard"])
 
-# Eager, but not waiting for every upstream partition: most weeks of most playlists are never
-# materialized (the partitions start long before a playlist was first snapshotted).
-_AFTER_THE_LAKE_CHANGES = dg.AutomationCondition.eager().without(
-    ~dg.AutomationCondition.any_deps_missing()
+# The summary compares a week with the playlist's previous snapshot (`weekly_changes`), so it
+# reads last week's entries too: declared, so that re-running week N-1 makes week N's summary
+# stale. The first week has no previous week.
+with warnings.catch_warnings():
+    # Both are beta; the tests pin the behaviour, a warning on every load adds nothing.
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    PREVIOUS_AND_THIS_WEEK = dg.MultiPartitionMapping(
+        {
+            constants.WEEK: dg.DimensionPartitionMapping(
+                constants.WEEK,
+                dg.TimeWindowPartitionMapping(
+                    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+                ),
+            ),
+            constants.PLAYLIST: dg.DimensionPartitionMapping(
+                constants.PLAYLIST, dg.IdentityPartitionMapping()
+            ),
+        }
+    )
+SUMMARY_TABLE_OF_BOTH_WEEKS = normalized_key(constants.PLAYLIST_ENTRIES)
+SUMMARY_TABLES_OF_THIS_WEEK = [normalized_key(t) for t in (constants.SONGS, constants.SONG_ARTISTS)]
+
+# A dep's partition that is published but has not passed its blocking checks. Never-materialized
+# partitions hold nothing up: most weeks of most playlists are never snapshotted (the partitions
+# start long before a playlist's first snapshot), so a week's previous week, and the lake the
+# dashboard reads, have gaps.
+_PUBLISHED_WITHOUT_PASSING_ITS_CHECKS = ~dg.AutomationCondition.missing() & (
+    dg.AutomationCondition.any_checks_match(
+        ~dg.AutomationCondition.check_passed() & ~dg.AutomationCondition.will_be_requested(),
+        blocking_only=True,
+    )
 )
+# Not `all_deps_match(...)`: Dagster counts a dep as matching when any one of the partitions
+# read does. Negated, every partition read must have passed.
+_BLOCKING_CHECKS_PASSED = ~dg.AutomationCondition.any_deps_match(
+    _PUBLISHED_WITHOUT_PASSING_ITS_CHECKS
+).with_label("any_deps_published_without_passing_blocking_checks")
+
+# Eager for every partition, not only the latest week's: a backfilled or re-run week needs its
+# summary too. And after an update by any run: eager() ignores those of runs that targeted the
+# asset itself, but the run of week N-1 that refreshes its own summary leaves week N's stale.
+_EAGER_FOR_EVERY_WEEK = (
+    dg.AutomationCondition.eager()
+    .without(dg.AutomationCondition.in_latest_time_window())
+    .replace(
+        "any_deps_updated",
+        dg.AutomationCondition.any_deps_match(
+            dg.AutomationCondition.newly_updated() | dg.AutomationCondition.will_be_requested()
+        ).with_label("any_deps_updated"),
+    )
+)
+
+SUMMARY_CONDITION = (
+    _EAGER_FOR_EVERY_WEEK.replace(
+        "any_deps_missing",
+        # A playlist's first snapshotted week has no previous week: only this week must exist.
+        dg.AutomationCondition.any_deps_missing()
+        .allow(dg.AssetSelection.assets(*SUMMARY_TABLES_OF_THIS_WEEK))
+        .with_label("this_weeks_tables_missing"),
+    )
+    & _BLOCKING_CHECKS_PASSED
+).with_label("after_its_weeks_pass_their_checks")
+
+DASHBOARD_CONDITION = (
+    # The dashboard reads the whole lake, of which most partitions are never materialized.
+    _EAGER_FOR_EVERY_WEEK.without(~dg.AutomationCondition.any_deps_missing())
+    & _BLOCKING_CHECKS_PASSED
+).with_label("after_the_lake_passes_its_checks")
 
 
 @dg.asset(
@@ -47,11 +113,11 @@ _AFTER_THE_LAKE_CHANGES = dg.AutomationCondition.eager().without(
     # key covers the whole graph, and each partition reads only its own folders.
     partitions_def=week_playlist_partitions,
     deps=[
-        normalized_key(table)
-        for table in (constants.PLAYLIST_ENTRIES, constants.SONGS, constants.SONG_ARTISTS)
+        dg.AssetDep(SUMMARY_TABLE_OF_BOTH_WEEKS, partition_mapping=PREVIOUS_AND_THIS_WEEK),
+        *SUMMARY_TABLES_OF_THIS_WEEK,
     ],
     required_resource_keys={"object_store"},
-    automation_condition=_AFTER_THE_LAKE_CHANGES,
+    automation_condition=SUMMARY_CONDITION,
     metadata=column_schema_metadata(SUMMARY_VIEW, schema.WEEKLY_SUMMARY),
     kinds={"sql", "json"},
 )
@@ -94,7 +160,7 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     group_name=ANALYTICS,
     deps=[normalized_key(table) for table in constants.NORMALIZED_TABLES],
     required_resource_keys={"object_store"},
-    automation_condition=_AFTER_THE_LAKE_CHANGES,
+    automation_condition=DASHBOARD_CONDITION,
     kinds={"sql", "json"},
 )
 def dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -109,8 +175,8 @@ def dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     store = context.resources.object_store
     root = object_store_root(store)
     lake = lake_at(root)
-    results = lake.query_many({name: catalog.view_query(name) for name in catalog.views()})
-    files = dashboard_files(results, _playlist_names(store, root, latest_weeks(results)))
+    results, failures = dashboard_results(lake, catalog.views())
+    files = dashboard_files(results, _playlist_names(store, root, latest_weeks(results)), failures)
     for relative_path, data in files.items():
         _write(store, root / DASHBOARD_FOLDER / relative_path, data)
     playlists = {path.split("/")[0] for path in files if "/" in path}
@@ -123,6 +189,7 @@ def dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "bytes_written": sum(len(data) for data in files.values()),
             "largest_file_bytes": max(len(data) for data in files.values()),
             "rows_per_view": dg.MetadataValue.json(rows),
+            "failed_views": dg.MetadataValue.json(failures),
             "index": dg.MetadataValue.path(str(root / DASHBOARD_FOLDER / INDEX_FILE)),
         }
     )
@@ -162,5 +229,6 @@ analytics_sensor = dg.AutomationConditionSensorDefinition(
     "analytics_after_the_lake_changes",
     target=dg.AssetSelection.groups(ANALYTICS),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Refreshes the weekly summary and the dashboard files when the lake changes.",
+    description="Refreshes the summary of every week whose tables (or previous week's) changed, "
+    "and the dashboard files, once the changed tables passed their blocking checks.",
 )
