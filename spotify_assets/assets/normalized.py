@@ -4,15 +4,7 @@ import dagster as dg
 
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
-from spotify_assets.assets.raw import (
-    BLOCKING_CHECKS,
-    CHECK_ENTRY_COUNT,
-    CHECK_FOREIGN_KEYS,
-    CHECK_PRIMARY_KEY,
-    PLAYLIST_JSON,
-    blocking_check_problems,
-    check_failures,
-)
+from spotify_assets.assets.raw import PLAYLIST_JSON
 from spotify_assets.io_managers.object_store import PARQUET, STORAGE_FORMAT
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.transforms import (
@@ -20,6 +12,14 @@ from spotify_assets.transforms import (
     normalize_playlist,
     playlist_entries_page,
     schema,
+)
+from spotify_assets.transforms.checks import (
+    BLOCKING_CHECKS,
+    CHECK_ENTRY_COUNT,
+    CHECK_FOREIGN_KEYS,
+    CHECK_PRIMARY_KEY,
+    blocking_check_problems,
+    check_failures,
 )
 
 DESCRIPTIONS = {

@@ -6,7 +6,6 @@ under ``rejected/`` with the reason (see :mod:`spotify_assets.io_managers.object
 """
 
 import dagster as dg
-import pyarrow as pa
 from upath import UPath
 
 from spotify_assets import constants
@@ -24,12 +23,12 @@ from spotify_assets.sources import PlaylistSource, SourceError, StoredSnapshot
 from spotify_assets.sources.spotify_api import WORST_CASE_EXTRACTION_SECONDS
 from spotify_assets.transforms import (
     PlaylistFormatError,
-    checks,
     flatten_playlist,
     normalize_playlist,
     playlist_entries_page,
     schema,
 )
+from spotify_assets.transforms.checks import blocking_check_problems, check_failures
 
 PLAYLIST_JSON = dg.AssetKey([constants.RAW, "playlist_json"])
 PLAYLIST_CSV = dg.AssetKey([constants.RAW, "playlist_csv"])
@@ -45,47 +44,6 @@ SPOTIFY_API_POOL = "spotify_api"
 PLAYLIST_JSON_RETRY_POLICY = dg.RetryPolicy(
     max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
-
-
-CHECK_PRIMARY_KEY = "primary_key_unique_and_not_null"
-CHECK_FOREIGN_KEYS = "foreign_keys_resolve"
-CHECK_ENTRY_COUNT = "entries_match_playlist_total"
-# The normalized tables' blocking checks, as (table, check name). They are evaluated here too, on
-# the tables in memory, so a document whose tables would fail them never replaces a stored one.
-BLOCKING_CHECKS = [
-    *((table, CHECK_PRIMARY_KEY) for table in constants.NORMALIZED_TABLES),
-    *(
-        (table, CHECK_FOREIGN_KEYS)
-        for table in sorted({source for source, _ in schema.FOREIGN_KEYS})
-    ),
-    (constants.PLAYLIST_ENTRIES, CHECK_ENTRY_COUNT),
-]
-
-
-def blocking_check_problems(
-    tables: dict[str, pa.Table], total: int | None
-) -> dict[tuple[str, str], list[str]]:
-    """The problems each blocking check finds in one partition's tables; empty lists pass."""
-    problems = {}
-    for table, check_name in BLOCKING_CHECKS:
-        if check_name == CHECK_PRIMARY_KEY:
-            problems[table, check_name] = checks.primary_key_problems(table, tables[table])
-        elif check_name == CHECK_FOREIGN_KEYS:
-            problems[table, check_name] = checks.foreign_key_problems(table, tables)
-        else:
-            problems[table, check_name] = checks.entry_count_problems(tables[table], total)
-    return problems
-
-
-def check_failures(where: str, problems: dict[tuple[str, str], list[str]]) -> str | None:
-    """The checks that failed, as one line naming each with its problems and its table, after
-    ``where``; None if every check passed."""
-    failures = [
-        f"{check_name} failed: {'; '.join(found)} ({constants.NORMALIZED}/{table})"
-        for (table, check_name), found in problems.items()
-        if found
-    ]
-    return f"{where}: {'; '.join(failures)}" if failures else None
 
 
 def refusal(playlist: dict, week: str) -> str | None:

@@ -50,3 +50,45 @@ def entry_count_problems(entries: pa.Table, total: object) -> list[str]:
     if entries.num_rows != total:
         return [f"{entries.num_rows} entries, but the playlist says total = {total}"]
     return []
+
+
+CHECK_PRIMARY_KEY = "primary_key_unique_and_not_null"
+CHECK_FOREIGN_KEYS = "foreign_keys_resolve"
+CHECK_ENTRY_COUNT = "entries_match_playlist_total"
+# The normalized tables' blocking checks, as (table, check name). The raw layer evaluates them
+# too, on the tables in memory, so a document whose tables would fail them never replaces a
+# stored one.
+BLOCKING_CHECKS = [
+    *((table, CHECK_PRIMARY_KEY) for table in schema.TABLE_SCHEMAS),
+    *(
+        (table, CHECK_FOREIGN_KEYS)
+        for table in sorted({source for source, _ in schema.FOREIGN_KEYS})
+    ),
+    ("playlist_entries", CHECK_ENTRY_COUNT),
+]
+
+
+def blocking_check_problems(
+    tables: dict[str, pa.Table], total: int | None
+) -> dict[tuple[str, str], list[str]]:
+    """The problems each blocking check finds in one partition's tables; empty lists pass."""
+    problems = {}
+    for table, check_name in BLOCKING_CHECKS:
+        if check_name == CHECK_PRIMARY_KEY:
+            problems[table, check_name] = primary_key_problems(table, tables[table])
+        elif check_name == CHECK_FOREIGN_KEYS:
+            problems[table, check_name] = foreign_key_problems(table, tables)
+        else:
+            problems[table, check_name] = entry_count_problems(tables[table], total)
+    return problems
+
+
+def check_failures(where: str, problems: dict[tuple[str, str], list[str]]) -> str | None:
+    """The checks that failed, as one line naming each with its problems and its table, after
+    ``where``; None if every check passed."""
+    failures = [
+        f"{check_name} failed: {'; '.join(found)} (normalized/{table})"
+        for (table, check_name), found in problems.items()
+        if found
+    ]
+    return f"{where}: {'; '.join(failures)}" if failures else None
