@@ -2,6 +2,7 @@
 suite, run against SQLite and against DynamoDB (moto's server)."""
 
 import datetime as dt
+import errno
 import os
 import stat
 import time
@@ -130,6 +131,33 @@ def test_object_store_write_is_atomic_and_keeps_the_old_file_on_failure(tmp_path
         manager.write_bytes(target, b"new", "application/json")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]  # no temporary file left
+
+
+def test_a_full_disk_fails_the_partition_naming_it_and_keeps_the_stored_file(data_dir, monkeypatch):
+    resources = {
+        "object_store": LocalObjectStore(data_dir=str(data_dir)),
+        "mem": dg.InMemoryIOManager(),
+    }
+    assets = _stored_assets({})
+    dg.materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
+    stored = {path: path.read_bytes() for path in data_dir.rglob("*") if path.is_file()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    result = dg.materialize(
+        assets,
+        partition_key=partition(PLAYLIST, WEEK),
+        resources=resources,
+        raise_on_error=False,
+    )
+    messages = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+    assert len(messages) == 3  # the JSON, CSV and Parquet assets
+    for message in messages:
+        assert f"playlist {PLAYLIST!r}, week {WEEK}: writing " in message
+        assert "failed (No space left on device); the stored file, if any, is as it was" in message
+    assert {path: path.read_bytes() for path in data_dir.rglob("*") if path.is_file()} == stored
 
 
 def test_the_next_write_of_a_partition_removes_what_killed_runs_left(data_dir):

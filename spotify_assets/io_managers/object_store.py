@@ -147,6 +147,14 @@ def partition_path(base: UPath, asset_name: str, storage_format: str, playlist: 
     return base / f"{constants.WEEK}={week}" / f"{constants.PLAYLIST}={playlist}" / file_name
 
 
+def _partition_label(context: dg.OutputContext) -> str:
+    """``playlist '<id>', week <week>`` for a partition of the lake, else the asset's key."""
+    if not context.has_partition_key:
+        return context.asset_key.to_user_string()
+    keys = context.partition_key.keys_by_dimension
+    return f"playlist {keys[constants.PLAYLIST]!r}, week {keys[constants.WEEK]}"
+
+
 class ObjectStoreIOManager(dg.UPathIOManager):
     """Stores each partition as one file in the design's Hive-style layout.
 
@@ -174,7 +182,15 @@ class ObjectStoreIOManager(dg.UPathIOManager):
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         storage_format = self.storage_format(context)
         data = encode(obj, storage_format)
-        self.write_bytes(path, data, CONTENT_TYPES[storage_format])
+        try:
+            self.write_bytes(path, data, CONTENT_TYPES[storage_format])
+        except OSError as error:
+            # A full disk or a failing one: say which partition, and that nothing was replaced.
+            raise dg.Failure(
+                description=f"{_partition_label(context)}: writing {path} failed "
+                f"({error.strerror or error}); the stored file, if any, is as it was",
+                allow_retries=False,
+            ) from None
         context.add_output_metadata({"bytes_written": len(data)})
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
