@@ -196,7 +196,9 @@ def assert_dashboard_draws_offline(url: str, screenshot: Path) -> None:
     outside, errors = [], []
     with playwright as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        page = chromium.new_page(viewport={"width": 1200, "height": 900})
+        # Without animations (the page honours reduced motion), the screenshot shows every chart
+        # whole, not a frame of its entry.
+        page = chromium.new_page(viewport={"width": 1200, "height": 900}, reduced_motion="reduce")
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.on("pageerror", lambda error: errors.append(str(error)))
 
@@ -215,7 +217,7 @@ def assert_dashboard_draws_offline(url: str, screenshot: Path) -> None:
             timeout=30_000,
         )
         text = page.inner_text("body")
-        page.wait_for_timeout(1500)  # the charts' entry animation
+        page.wait_for_load_state("networkidle")
         page.screenshot(path=screenshot, full_page=True)
         chromium.close()
     assert outside == [] and errors == []
