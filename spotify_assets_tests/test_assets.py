@@ -8,14 +8,21 @@ import pytest
 
 from spotify_assets import constants
 from spotify_assets.assets import normalized_tables, playlist_csv, playlist_json, serving_assets
-from spotify_assets.assets.metadata import COLUMN_SCHEMA
+from spotify_assets.assets.metadata import (
+    COLUMN_SCHEMA,
+    OWNERS,
+    PARTITION_ROW_COUNT,
+    glue_table_name,
+    serving_store_kind,
+    serving_table_name,
+)
 from spotify_assets.assets.normalized import CHECK_SPECS
 from spotify_assets.definitions import defs
 from spotify_assets.io_managers.serving import serving_schema
 from spotify_assets.sources import SAMPLE_DATA_DIR, ReplaySource
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import normalize_playlist, schema
-from spotify_assets_tests.conftest import partition
+from spotify_assets_tests.conftest import local_resources, partition
 
 PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
 WEEK = SAMPLE_WEEKS[0]
@@ -80,7 +87,7 @@ def test_playlist_csv_has_one_row_per_entry(context):
     assert output.value.column("position").to_pylist() == list(
         range(len(recording["items"]["items"]))
     )
-    assert output.metadata["dagster/row_count"].value == output.value.num_rows
+    assert output.metadata["dagster/partition_row_count"].value == output.value.num_rows
 
 
 def test_normalized_tables_yields_every_table_and_passing_checks(context):
@@ -125,7 +132,7 @@ def test_serving_assets_pass_the_normalized_table_on(serving):
     table = normalize_playlist(_recording(), week=WEEK)[serving.key.path[-1]]
     output = serving(normalized=table)
     assert output.value is table
-    assert output.metadata["dagster/row_count"].value == table.num_rows
+    assert output.metadata["dagster/partition_row_count"].value == table.num_rows
     assert isinstance(output.value, pa.Table)
 
 
@@ -212,3 +219,59 @@ def test_playlist_json_failures_of_a_recording_are_not_retried(context, replay_d
     with pytest.raises(dg.Failure) as failure:
         playlist_json(context, playlist_source=ReplaySource(replay_dir=str(replay_dir)))
     assert failure.value.allow_retries is False
+
+
+# ------------------------------------------------------------------------------------------
+# Dagster's metadata conventions: kinds and owners on every asset, per-partition row counts,
+# the file's URI, and the table a reader queries (Glue, DynamoDB) where the deployment has one.
+
+
+def test_every_asset_has_kinds_and_owners():
+    asset_graph = defs.resolve_asset_graph()
+    for key in asset_graph.get_all_asset_keys():
+        node = asset_graph.get(key)
+        assert node.kinds, key
+        assert list(node.owners) == OWNERS, key
+    serving_kinds = {asset_graph.get(serving.key).kinds == {"sqlite"} for serving in serving_assets}
+    assert serving_kinds == {True}  # the local deployment's serving store
+
+
+def test_each_partition_reports_its_rows_and_the_uri_of_its_file(data_dir, instance):
+    result = dg.materialize(
+        [playlist_json, normalized_tables],
+        partition_key=partition(PLAYLIST, WEEK),
+        resources=local_resources(data_dir),
+        instance=instance,
+    )
+    tables = normalize_playlist(_recording(), week=WEEK)
+    materializations = {
+        m.asset_key.to_user_string(): m.metadata for m in result.get_asset_materialization_events()
+        for m in [m.step_materialization_data.materialization]
+    }  # fmt: skip
+    for table, rows in tables.items():
+        metadata = materializations[f"normalized/{table}"]
+        assert metadata[PARTITION_ROW_COUNT].value == rows.num_rows, table
+        path = data_dir / "normalized" / table / f"week={WEEK}" / f"playlist={PLAYLIST}"
+        assert metadata["dagster/uri"].value == f"file://{path}/{table}.parquet", table
+    assert materializations["normalized/playlists"][PARTITION_ROW_COUNT].value == 1
+    raw = materializations["raw/playlist_json"]["dagster/uri"].value
+    assert raw.startswith("file://") and raw.endswith(f"playlist={PLAYLIST}/playlist.json")
+
+
+def test_the_aws_deployment_names_the_glue_and_dynamodb_tables(monkeypatch):
+    for name in (constants.ENV_DEPLOYMENT, "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT"):
+        monkeypatch.delenv(name, raising=False)
+    assert (glue_table_name("songs"), serving_table_name("songs")) == (None, None)
+    monkeypatch.setenv(constants.ENV_DEPLOYMENT, "aws")
+    monkeypatch.setenv(constants.ENV_DYNAMODB_TABLE_PREFIX, "music_")
+    monkeypatch.delenv("SPOTIFY_ASSETS_ATHENA_DATABASE", raising=False)
+    assert glue_table_name("songs") == "spotify_assets.songs"
+    assert serving_table_name("songs") == "music_songs"
+    assert serving_store_kind() == "dynamodb"
+    monkeypatch.setenv("SPOTIFY_ASSETS_ATHENA_DATABASE", "music_lake")
+    assert glue_table_name("playlists") == "music_lake.playlists"
+    # A branch's lake is outside the Glue tables' folders; its DynamoDB tables are its own.
+    monkeypatch.setenv("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", "1")
+    monkeypatch.setenv("DAGSTER_CLOUD_PULL_REQUEST_ID", "7")
+    assert glue_table_name("songs") is None
+    assert serving_table_name("songs") == "branch-pr-7-music_songs"

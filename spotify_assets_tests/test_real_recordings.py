@@ -117,3 +117,29 @@ def test_the_history_views_count_a_relink_as_no_change(tmp_path):
         ("added", 55, "7Hj2D61IPaPICdGBXFj0cU"),
         ("added", 56, "02wUfYVTM3giVpmVH4ObH6"),
     ]
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=[f"{p.parent.name}/{p.stem}" for p in RECORDINGS])
+def test_every_real_recording_has_its_playlists_row(path):
+    document = json.loads(path.read_text(encoding="utf-8"))
+    [row] = normalize_playlist(document, week=path.stem)["playlists"].to_pylist()
+    assert row["total"] == playlist_entries_page(document, week=path.stem)["total"]
+    # What the document has, the row has; what it leaves out (recordings of the entries page
+    # alone, followers for new apps, a missing display name) is null.
+    assert row["name"] == document.get("name")
+    assert row["snapshot_id"] == document.get("snapshot_id")
+    assert row["owner_id"] == (document.get("owner") or {}).get("id")
+    assert row["followers"] == (document.get("followers") or {}).get("total")
+
+
+def test_the_playlist_snapshots_view_shows_each_recorded_weeks_attributes(tmp_path):
+    write_lake(tmp_path, RELINKED_PLAYLIST, [BEFORE, AFTER])
+    with connect(tmp_path) as connection:
+        rows = connection.sql(
+            "SELECT CAST(week AS VARCHAR), name, owner_id, owner_name, followers, total, entries, "
+            "snapshot_changed FROM playlist_snapshots ORDER BY week"
+        ).fetchall()
+    assert rows == [
+        (BEFORE, "Movie Soundtrack Masterpieces", "wizzler", None, 574, 54, 54, None),
+        (AFTER, "Movie Soundtrack Masterpieces", "wizzler", "Ronald Pompa", 2695, 57, 57, True),
+    ]

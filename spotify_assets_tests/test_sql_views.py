@@ -159,6 +159,31 @@ def expect_playlist_length(lake):
     return rows
 
 
+def expect_playlist_snapshots(lake):
+    entries = lake["playlist_entries"].groupby(["playlist", "week"]).size()
+    attributes = ["name", "description", "owner_id", "owner_name", "public", "collaborative"]
+    rows = []
+    for playlist, snapshots in lake["playlists"].groupby("playlist"):
+        previous_snapshot_id = None
+        for index, snapshot in enumerate(snapshots.sort_values("week").to_dict("records")):
+            rows.append(
+                {
+                    "playlist": playlist,
+                    "week": snapshot["week"],
+                    **{column: snapshot[column] for column in attributes},
+                    "followers": snapshot["followers"],
+                    "total": snapshot["total"],
+                    "entries": int(entries.get((playlist, snapshot["week"]), 0)),
+                    "snapshot_id": snapshot["snapshot_id"],
+                    "snapshot_changed": (
+                        snapshot["snapshot_id"] != previous_snapshot_id if index else None
+                    ),
+                }
+            )
+            previous_snapshot_id = snapshot["snapshot_id"]
+    return rows
+
+
 def expect_snapshot_pairs(lake):
     return [
         {"playlist": playlist, "week": week, "previous_week": previous}
@@ -534,7 +559,7 @@ def _rows_of(rows, playlist, **where):
 def test_the_small_playlists_scripted_weeks(view_rows):
     summary = sorted(_rows_of(view_rows["weekly_summary"], SMALL_PLAYLIST_ID), key=str)
     by_week = {_plain(row["week"]): row for row in summary}
-    # 8, +1, -2, cleared (no rows: an empty snapshot leaves no rows in any table), refilled
+    # 8, +1, -2, cleared (no rows: an empty snapshot leaves no entries), refilled
     # with 6, +2, unchanged, one moved and one inserted, -1, +2.
     empty_week = SAMPLE_WEEKS[SMALL_EMPTY_WEEK]
     assert empty_week not in by_week
@@ -549,6 +574,10 @@ def test_the_small_playlists_scripted_weeks(view_rows):
     # Week 7: the last track moved to the top, passing the other seven kept ones.
     [moved] = _rows_of(view_rows["position_movers"], SMALL_PLAYLIST_ID, week="2026-10-26")
     assert (moved["position"], moved["previous_position"], moved["places_up"]) == (0, 7, 7)
+    # The playlists table tells the emptied week from a week never taken: it is a snapshot.
+    [emptied] = _rows_of(view_rows["playlist_snapshots"], SMALL_PLAYLIST_ID, week=empty_week)
+    assert (emptied["total"], emptied["entries"], emptied["snapshot_changed"]) == (0, 0, True)
+    assert len(_rows_of(view_rows["playlist_snapshots"], SMALL_PLAYLIST_ID)) == len(SAMPLE_WEEKS)
 
 
 def test_edge_cases_reach_the_views(view_rows):

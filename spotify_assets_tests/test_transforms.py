@@ -1,5 +1,6 @@
 """Pure unit tests of the transforms: hand-written playlist documents in, exact rows out."""
 
+import json
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -7,10 +8,18 @@ import pyarrow.compute as pc
 import pytest
 
 from spotify_assets.io_managers.object_store import decode, encode
+from spotify_assets.sources import SAMPLE_DATA_DIR
+from spotify_assets.sources.sample_generator import (
+    SAMPLE_WEEKS,
+    SMALL_EMPTY_WEEK,
+    SMALL_PLAYLIST_ID,
+)
 from spotify_assets.transforms import (
     PlaylistFormatError,
     flatten_playlist,
     normalize_playlist,
+    playlist_attributes,
+    playlist_entries_page,
     schema,
 )
 from spotify_assets.transforms.checks import (
@@ -27,6 +36,7 @@ ADDED_AT = datetime(2026, 1, 3, 10, 0, tzinfo=UTC)
 VARIOUS_ARTISTS = "0LyfQWJT6nXafLPZqxe9Of"
 # Every character the old pipelines lost: comma, double quote, \n, \r\n, other scripts, emoji.
 ODD = 'a, "quoted" b\nline 2\r\nline 3 Ελληνικά 東京 Москва عربى 🎸🔥'
+SAMPLE_RECORDINGS = sorted(SAMPLE_DATA_DIR.glob("*/*.json"))
 
 
 # --- builders ---------------------------------------------------------------------------------
@@ -93,7 +103,9 @@ def playlist(*entries: dict, key="items") -> dict:
 
 
 def rows(document: dict) -> dict[str, list[dict]]:
-    return {name: t.to_pylist() for name, t in normalize_playlist(document, week=WEEK).items()}
+    """The tables built from the entries; the playlist's own row is tested on its own below."""
+    tables = normalize_playlist(document, week=WEEK)
+    return {name: t.to_pylist() for name, t in tables.items() if name != "playlists"}
 
 
 AR1, AR2, AR3 = artist("ar1"), artist("ar2", "Beyoncé"), artist("ar3", "坂本龍一")
@@ -210,7 +222,7 @@ def test_older_shape_tracks_track_gives_the_same_tables():
         playlist(entry(T1, key="track", added_by={"id": "u1"}), key="tracks"), week=WEEK
     )
     newer = normalize_playlist(playlist(entry(T1, added_by={"id": "u1"})), week=WEEK)
-    assert {name: t.to_pylist() for name, t in older.items()} == T1_TABLES
+    assert rows(playlist(entry(T1, key="track", added_by={"id": "u1"}), key="tracks")) == T1_TABLES
     for name in older:
         assert older[name].equals(newer[name]), name
 
@@ -425,8 +437,10 @@ def test_empty_playlist_has_empty_tables_with_every_column():
     tables = normalize_playlist(playlist(), week=WEEK)
     assert set(tables) == set(schema.TABLE_SCHEMAS)
     for name, table in tables.items():
-        assert table.num_rows == 0, name
+        # The playlist itself is still there: an empty snapshot, not a week never taken.
+        assert table.num_rows == (1 if name == "playlists" else 0), name
         assert table.schema.equals(schema.TABLE_SCHEMAS[name], check_metadata=True), name
+    assert tables["playlists"]["total"].to_pylist() == [0]
     flat = flatten_playlist(playlist(), week=WEEK)
     assert flat.num_rows == 0
     assert flat.schema.equals(schema.PLAYLIST_CSV, check_metadata=True)
@@ -884,3 +898,87 @@ def test_added_at_with_microseconds_is_kept_to_the_millisecond():
     tables = rows(playlist(entry(track("t1", AL1, AR1), added_at="2026-09-03T18:22:05.123456Z")))
     [entry_added] = [row["added_at"] for row in tables["playlist_entries"]]
     assert entry_added == datetime(2026, 9, 3, 18, 22, 5, 123000, tzinfo=UTC)
+
+
+# --- the playlists table: the playlist's own attributes, one row per snapshot ------------------
+
+PLAYLIST_ATTRIBUTES = {
+    "name": "Road Trip",
+    "description": "Songs &amp; stories, I&#x27;m told",
+    "owner": {"id": "owner1", "display_name": "Owner One", "type": "user"},
+    "public": False,
+    "collaborative": True,
+    "followers": {"href": None, "total": 12},
+    "external_urls": {"spotify": f"https://open.spotify.com/playlist/{PLAYLIST_ID}"},
+}
+
+
+def test_the_playlists_row_holds_the_playlists_own_attributes():
+    document = playlist(entry(T1), entry(None)) | PLAYLIST_ATTRIBUTES
+    assert playlist_attributes(document, week=WEEK).to_pylist() == [
+        {
+            "name": "Road Trip",
+            "description": "Songs & stories, I'm told",  # Spotify escapes HTML in descriptions
+            "owner_id": "owner1",
+            "owner_name": "Owner One",
+            "public": False,
+            "collaborative": True,
+            "snapshot_id": SNAPSHOT,
+            "total": 2,
+            "followers": 12,
+            "url": f"https://open.spotify.com/playlist/{PLAYLIST_ID}",
+        }
+    ]
+    assert normalize_playlist(document, week=WEEK)["playlists"].equals(
+        playlist_attributes(document, week=WEEK)
+    )
+
+
+def test_what_spotify_leaves_out_is_null_in_the_playlists_row():
+    # A Development Mode app gets no followers; old recordings hold only the entries page.
+    page_only = {"id": PLAYLIST_ID, "tracks": {"items": [], "total": 0}}
+    [row] = playlist_attributes(page_only, week=WEEK).to_pylist()
+    assert row == dict.fromkeys(schema.PLAYLISTS.names) | {"total": 0}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("public", "true", "'public' is \"true\" (str), expected true or false"),
+        ("collaborative", 1, "'collaborative' is 1 (int), expected true or false"),
+        ("description", 5, "'description' is 5 (int), expected a string"),
+        ("owner", {"id": 42}, "'owner.id' is 42 (int), expected a string"),
+        ("owner", "me", "'owner' is \"me\" (str), expected an object"),
+        ("followers", {"total": "12"}, "'followers.total' is \"12\" (str), expected a non-neg"),
+    ],
+)
+def test_a_playlist_attribute_of_the_wrong_type_is_refused_naming_it(field, value, message):
+    document = playlist(entry(T1)) | {field: value}
+    with pytest.raises(PlaylistFormatError) as error:
+        normalize_playlist(document, week=WEEK)
+    assert str(error.value).startswith(f"playlist {PLAYLIST_ID!r}, week {WEEK}: {message}")
+
+
+def test_the_playlists_table_has_one_row_per_partition():
+    row = playlist_attributes(playlist(), week=WEEK)
+    assert primary_key_problems("playlists", row) == []
+    assert primary_key_problems("playlists", pa.concat_tables([row, row])) == [
+        "2 rows, where a partition has one"
+    ]
+
+
+@pytest.mark.parametrize("path", SAMPLE_RECORDINGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_sample_recording_has_its_playlists_row(path):
+    document = json.loads(path.read_bytes())
+    [row] = playlist_attributes(document, week=path.stem).to_pylist()
+    page = playlist_entries_page(document, week=path.stem)
+    assert row["total"] == page["total"] == len(page["items"])
+    assert (row["name"], row["snapshot_id"]) == (document["name"], document["snapshot_id"])
+    assert row["owner_id"] == document["owner"]["id"]
+    assert row["followers"] is None  # the sample is what a Development Mode app gets
+
+
+def test_the_samples_emptied_week_is_a_row_with_total_0():
+    path = SAMPLE_DATA_DIR / SMALL_PLAYLIST_ID / f"{SAMPLE_WEEKS[SMALL_EMPTY_WEEK]}.json"
+    [row] = playlist_attributes(json.loads(path.read_bytes()), week=path.stem).to_pylist()
+    assert (row["name"], row["total"]) == ("Sunday Morning", 0)

@@ -8,10 +8,17 @@ and into every materialization.
 import dagster as dg
 import pyarrow as pa
 
+from spotify_assets import deployment
+from spotify_assets.sql.athena import AthenaSettings
 from spotify_assets.transforms import schema
 
 PREVIEW_ROWS = 5
 COLUMN_SCHEMA = "dagster/column_schema"
+# The rows of one partition; Dagster keeps dagster/row_count for a table's whole size.
+PARTITION_ROW_COUNT = "dagster/partition_row_count"
+TABLE_NAME = "dagster/table_name"
+# Who answers for the assets: shown on every asset's page, and the UI filters by it.
+OWNERS = ["team:spotify-assets"]
 
 
 def _cell(value) -> str:
@@ -57,10 +64,38 @@ def column_schema_metadata(table_name: str, table_schema: pa.Schema) -> dict:
 
 
 def table_metadata(table: pa.Table, table_name: str, table_schema: pa.Schema | None = None) -> dict:
-    """Row count, column schema (``table_schema``, default the table's own) and the first rows
-    of a table, for the Dagster UI."""
+    """The partition's row count, column schema (``table_schema``, default the table's own) and
+    first rows, for the Dagster UI."""
     return {
-        "dagster/row_count": table.num_rows,
+        PARTITION_ROW_COUNT: table.num_rows,
         COLUMN_SCHEMA: column_schema(table_name, table_schema or table.schema),
         "preview": dg.MetadataValue.md(markdown_preview(table)),
     }
+
+
+def glue_table_name(table: str) -> str | None:
+    """``<database>.<table>``, the Glue table Athena reads a normalized table through, in the aws
+    deployment (``SPOTIFY_ASSETS_ATHENA_DATABASE``); None locally, and in a branch deployment,
+    whose lake is outside the folders the Glue tables read."""
+    if deployment.deployment_name() != deployment.AWS or deployment.branch_name():
+        return None
+    return f"{AthenaSettings.from_environment().database}.{table}"
+
+
+def serving_table_name(table: str) -> str | None:
+    """The DynamoDB table serving ``table`` in the aws deployment (the deployment's table
+    prefix, a branch's included, then the table); None locally or with the prefix unset."""
+    if deployment.deployment_name() != deployment.AWS:
+        return None
+    prefix = deployment.aws_storage().table_prefix
+    return f"{prefix}{table}" if prefix else None
+
+
+def serving_store_kind() -> str:
+    """What holds the serving tables, as a kind the UI shows: ``dynamodb`` (aws) or ``sqlite``."""
+    return "dynamodb" if deployment.deployment_name() == deployment.AWS else "sqlite"
+
+
+def table_name_metadata(table_name: str | None) -> dict:
+    """Definition metadata naming the table an asset is queried as, when there is one."""
+    return {TABLE_NAME: table_name} if table_name else {}

@@ -3,7 +3,12 @@
 import dagster as dg
 
 from spotify_assets import constants
-from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
+from spotify_assets.assets.metadata import (
+    column_schema_metadata,
+    glue_table_name,
+    table_metadata,
+    table_name_metadata,
+)
 from spotify_assets.assets.raw import PLAYLIST_JSON
 from spotify_assets.io_managers.object_store import PARQUET, STORAGE_FORMAT
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
@@ -31,6 +36,9 @@ DESCRIPTIONS = {
     constants.SONG_ARTISTS: "Every credited artist of every song, in order (position 0 first).",
     constants.PLAYLIST_ENTRIES: "One row per position of the playlist, including local files, "
     "episodes and removed tracks (`item_type`), so positions match the playlist.",
+    constants.PLAYLISTS: "The playlist itself that week, one row: name, description, owner, "
+    "public, collaborative, snapshot id, `total` and followers. An empty snapshot is a row with "
+    "`total` 0; a week never taken has no row.",
 }
 
 
@@ -49,7 +57,9 @@ CHECK_SPECS = [
         check_name,
         asset=normalized_key(table),
         blocking=True,
-        description=CHECK_DESCRIPTIONS[check_name].format(", ".join(schema.PRIMARY_KEYS[table])),
+        description=CHECK_DESCRIPTIONS[check_name].format(
+            ", ".join(schema.PRIMARY_KEYS[table]) or "the partition: one row"
+        ),
     )
     for table, check_name in BLOCKING_CHECKS
 ]
@@ -65,6 +75,7 @@ CHECK_SPECS = [
             metadata={
                 STORAGE_FORMAT: PARQUET,
                 **column_schema_metadata(table, schema.TABLE_SCHEMAS[table]),
+                **table_name_metadata(glue_table_name(table)),
             },
             kinds={"parquet"},
         ).with_io_manager_key("object_store")

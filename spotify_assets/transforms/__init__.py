@@ -4,6 +4,7 @@ from spotify_assets.transforms.normalize import (
     PlaylistFormatError,
     flatten_playlist,
     normalize_playlist,
+    playlist_attributes,
     playlist_entries_page,
 )
 
@@ -11,5 +12,6 @@ __all__ = [
     "PlaylistFormatError",
     "flatten_playlist",
     "normalize_playlist",
+    "playlist_attributes",
     "playlist_entries_page",
 ]

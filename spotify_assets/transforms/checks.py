@@ -7,8 +7,11 @@ from spotify_assets.transforms import schema
 
 
 def primary_key_problems(table_name: str, table: pa.Table) -> list[str]:
-    """Null or repeated primary keys."""
+    """Null or repeated primary keys; for a table keyed by the partition alone, more than one
+    row."""
     key = list(schema.PRIMARY_KEYS[table_name])
+    if not key:
+        return [f"{table.num_rows} rows, where a partition has one"] if table.num_rows > 1 else []
     problems = [
         f"{null_count} rows with a null {column}"
         for column in key

@@ -13,12 +13,14 @@ field out, and stays null.
 Refused:
 
 - ``id``, ``uri``, ``name``, ``type``, ``snapshot_id``, ``release_date``,
-  ``release_date_precision``, ``album_type``, ``isrc``, ``external_urls.spotify`` and
-  ``added_by.id`` that are not strings (a number where an id belongs, say);
-- ``duration_ms``, ``disc_number``, ``track_number`` and ``total_tracks`` that are not
-  non-negative integers (``1.5``, ``-1``, ``"200000"`` and ``true`` are all refused);
-  ``popularity`` that is not an integer from 0 to 100;
-- ``explicit`` and ``is_local`` that are not booleans (``"false"`` and ``0`` are refused);
+  ``release_date_precision``, ``album_type``, ``isrc``, ``external_urls.spotify``,
+  ``added_by.id``, and the playlist's ``description``, ``owner.id`` and ``owner.display_name``
+  that are not strings (a number where an id belongs, say);
+- ``duration_ms``, ``disc_number``, ``track_number``, ``total_tracks`` and the playlist's
+  ``followers.total`` that are not non-negative integers (``1.5``, ``-1``, ``"200000"`` and
+  ``true`` are all refused); ``popularity`` that is not an integer from 0 to 100;
+- ``explicit``, ``is_local`` and the playlist's ``public`` and ``collaborative`` that are not
+  booleans (``"false"`` and ``0`` are refused);
 - ``added_at`` that is not an ISO-8601 time;
 - the paging object's ``total`` when it is not a non-negative integer (``"31"`` is refused);
 - ``linked_from`` that is not an object with a string ``id``;
@@ -39,6 +41,7 @@ track and ``linked_from`` names the track the playlist holds. A song is the play
 """
 
 import datetime as dt
+import html
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -298,16 +301,43 @@ def _columns(table_schema: pa.Schema) -> dict[str, list]:
     return {name: [] for name in table_schema.names}
 
 
+def playlist_attributes(playlist: dict, *, week: str) -> pa.Table:
+    """The playlist's own attributes in this snapshot, as the one row of the ``playlists`` table:
+    name, description (HTML entities decoded), owner, public, collaborative, snapshot id, the
+    entries' ``total`` and the followers (null where Spotify leaves them out, as it does for
+    Development Mode apps). An empty playlist is a row with ``total`` 0."""
+    playlist_entries_page(playlist, week=week)  # fails early, naming the playlist and the week
+    where = f"playlist {playlist['id']!r}, week {week}"
+    try:
+        owner = _object(playlist, "owner", "")
+        description = _text(playlist, "description", "")
+        row = {
+            "name": _text(playlist, "name", ""),
+            "description": html.unescape(description) if description else description,
+            "owner_id": _text(owner, "id", "owner."),
+            "owner_name": _text(owner, "display_name", "owner."),
+            "public": _flag(playlist, "public", ""),
+            "collaborative": _flag(playlist, "collaborative", ""),
+            "snapshot_id": _text(playlist, "snapshot_id", ""),
+            "total": _total(playlist, week),
+            "followers": _count(_object(playlist, "followers", ""), "total", "followers."),
+            "url": _check_url(playlist, ""),
+        }
+    except _WrongValue as error:
+        raise PlaylistFormatError(f"{where}: {error}") from None
+    return _table({name: [value] for name, value in row.items()}, schema.PLAYLISTS, where)
+
+
 def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
     """Split one playlist snapshot into the design's tables.
 
-    Returns ``artists``, ``albums``, ``songs``, ``song_artists`` and ``playlist_entries`` as
-    pyarrow tables with the schemas of :mod:`spotify_assets.transforms.schema`. Songs, albums and
-    artists come only from Spotify tracks; local files, episodes and removed items appear only
-    in ``playlist_entries``, so positions still match the playlist. Within the snapshot the
-    first occurrence of an entity wins, except ``song_added``, the earliest ``added_at``. A
-    relinked track is the playlist's own track (``linked_from``), its playable id kept in
-    ``playlist_entries.playable_song_id``.
+    Returns ``artists``, ``albums``, ``songs``, ``song_artists``, ``playlist_entries`` and
+    ``playlists`` (:func:`playlist_attributes`) as pyarrow tables with the schemas of
+    :mod:`spotify_assets.transforms.schema`. Songs, albums and artists come only from Spotify
+    tracks; local files, episodes and removed items appear only in ``playlist_entries``, so
+    positions still match the playlist. Within the snapshot the first occurrence of an entity
+    wins, except ``song_added``, the earliest ``added_at``. A relinked track is the playlist's
+    own track (``linked_from``), its playable id kept in ``playlist_entries.playable_song_id``.
     """
     playlist_entries_page(playlist, week=week)  # fails early, naming the playlist and the week
     where = f"playlist {playlist['id']!r}, week {week}"
@@ -401,6 +431,7 @@ def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
         "songs": _table(songs, schema.SONGS, where),
         "song_artists": _table(song_artists, schema.SONG_ARTISTS, where),
         "playlist_entries": _table(entries, schema.PLAYLIST_ENTRIES, where),
+        "playlists": playlist_attributes(playlist, week=week),
     }
 
 

@@ -142,6 +142,42 @@ PLAYLIST_ENTRIES_DESCRIPTIONS = {
     "of the snapshot, and different after any edit.",
 }
 
+# One row per snapshot, keyed by its partition (in the lake, the folders playlist=... and
+# week=...): the playlist's own attributes that week. An empty snapshot is a row with total 0;
+# a week never taken has no file, so no row.
+PLAYLISTS = pa.schema(
+    [
+        pa.field("name", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("owner_id", pa.string()),
+        pa.field("owner_name", pa.string()),
+        pa.field("public", pa.bool_()),
+        pa.field("collaborative", pa.bool_()),
+        pa.field("snapshot_id", pa.string()),
+        pa.field("total", pa.int64()),
+        pa.field("followers", pa.int64()),
+        pa.field("url", pa.string()),
+    ]
+)
+
+PLAYLISTS_DESCRIPTIONS = {
+    "name": "The playlist's name that week.",
+    "description": "The playlist's description that week, HTML entities decoded (Spotify sends "
+    "'&#x27;' for an apostrophe); empty or null when it has none.",
+    "owner_id": "The Spotify user id of the playlist's owner.",
+    "owner_name": "The owner's display name; null when Spotify leaves it out.",
+    "public": "True when the playlist shows on the owner's profile; null when Spotify does not "
+    "say.",
+    "collaborative": "True when others may edit the playlist.",
+    "snapshot_id": "Spotify's version of the playlist when it was read; different after any edit "
+    "(of the entries, the name, the description or the cover).",
+    "total": "How many entries the playlist had, as Spotify counts them (tracks, episodes, local "
+    "files and unavailable items): 0 for an empty snapshot.",
+    "followers": "How many users follow the playlist; null for apps in Development Mode, which "
+    "Spotify no longer tells.",
+    "url": "The playlist's page on open.spotify.com.",
+}
+
 # raw/playlist_csv: one row per entry, flattened. Lists are written as text: ids joined with
 # ";" (Spotify ids are base62) and names as a JSON array (names may hold any character).
 PLAYLIST_CSV = pa.schema(
@@ -245,14 +281,18 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "songs": SONGS,
     "song_artists": SONG_ARTISTS,
     "playlist_entries": PLAYLIST_ENTRIES,
+    "playlists": PLAYLISTS,
 }
 
+# Within a partition; the lake adds the partition (week, playlist). The playlists table's key
+# is the partition alone: one row per snapshot.
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "artists": ("artist_id",),
     "albums": ("album_id",),
     "songs": ("song_id",),
     "song_artists": ("song_id", "artist_position"),
     "playlist_entries": ("position",),
+    "playlists": (),
 }
 
 # (table, column) -> (referenced table, referenced column); null foreign keys are allowed.
@@ -275,6 +315,7 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "songs": SONGS_DESCRIPTIONS,
     "song_artists": SONG_ARTISTS_DESCRIPTIONS,
     "playlist_entries": PLAYLIST_ENTRIES_DESCRIPTIONS,
+    "playlists": PLAYLISTS_DESCRIPTIONS,
     "playlist_csv": PLAYLIST_CSV_DESCRIPTIONS,
     "weekly_summary": WEEKLY_SUMMARY_DESCRIPTIONS,
 }
