@@ -1,8 +1,10 @@
 """The benchmark suite: what the pipeline costs, measured on this machine in one run.
 
     python bench/run.py            # every figure, full sizes
-    python bench/run.py --quick    # smaller inputs, under a minute on 2 cores
+    python bench/run.py --quick    # smaller inputs, about a minute on 2 cores
     python bench/run.py --json bench.json
+    python bench/run.py --only analytics   # one section (normalize, spotify, serving, dagster,
+                                           # overhead, analytics)
 
 Every figure is printed against its target; ``--json`` writes them as objects with ``name``,
 ``value``, ``target`` and ``met``. Inputs are generated deterministically; nothing here reaches
@@ -11,8 +13,8 @@ the network. The process exits 1 when a target is missed.
 
 import argparse
 import json
-import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -211,141 +213,15 @@ def latest_week() -> str:
     return latest_completed_week(dt.datetime.now(dt.UTC))
 
 
-# --- 3. DynamoDB --------------------------------------------------------------------------------
+# --- 3. The serving store ---------------------------------------------------------------------
 
 
-def bench_dynamodb(entries: int) -> list[Figure]:
-    """Items written and requests made by the serving store on moto's server: a first load, an
-    unchanged re-run and a week with 10% of the entries replaced at the same positions."""
-    import collections
+def bench_serving(entries: int, with_dynamodb: bool) -> list[Figure]:
+    """Entry edits of one playlist, and the sample's history in three orders (bench/serving.py)."""
+    from bench.serving import bench_entry_edits, bench_order_independence
 
-    import boto3
-    import dagster as dg
-    from moto.server import ThreadedMotoServer
-
-    from spotify_assets import constants
-    from spotify_assets.aws.storage import create_tables
-    from spotify_assets.io_managers.dynamodb import DynamoDBServingStore
-    from spotify_assets.io_managers.serving import ServingIOManager
-    from spotify_assets.sources.sample_generator import churn, synthetic_playlist
-    from spotify_assets.transforms import normalize_playlist
-
-    first = synthetic_playlist(entries, seed=3)
-    weeks = {
-        "first load": ("2026-11-02", first),
-        "unchanged re-run": ("2026-11-02", first),
-        "10% churn week": ("2026-11-09", churn(first, 0.1, seed=3)),
-    }
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://{host}:{port}",
-            region_name="eu-west-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        )
-        create_tables(client, "bench_")
-        calls: collections.Counter = collections.Counter()
-        items_written = collections.Counter()
-
-        def count(model, params, **_):
-            calls[model.name] += 1
-            if model.name in ("PutItem", "DeleteItem"):
-                items_written[params["TableName"]] += 1
-            elif model.name == "TransactWriteItems":
-                for action in params["TransactItems"]:
-                    items_written[next(iter(action.values()))["TableName"]] += 1
-
-        client.meta.events.register("before-parameter-build.dynamodb", count)
-        manager = ServingIOManager(DynamoDBServingStore(client, "bench_"))
-        figures = []
-        previous: dict | None = None
-        for case, (week, playlist) in weeks.items():
-            tables = normalize_playlist(playlist, week=week)
-            calls.clear()
-            items_written.clear()
-            for table in constants.SERVING_TABLES:
-                context = dg.build_output_context(
-                    asset_key=dg.AssetKey([constants.SERVING, table]),
-                    partition_key=dg.MultiPartitionKey(
-                        {constants.PLAYLIST: playlist["id"], constants.WEEK: week}
-                    ),
-                )
-                manager.handle_output(context, tables[table])
-            changed = changed_items(previous, tables) if case != "unchanged re-run" else 0
-            # The playlist's version item is bookkeeping: it rides along in every transaction
-            # of entries (so concurrent runs never mix), and is counted apart.
-            versions = items_written.pop("bench_playlist_versions", 0)
-            written = sum(items_written.values())
-            reads = calls["BatchGetItem"] + calls["GetItem"] + calls["Query"]
-            entity_reads = calls["BatchGetItem"]
-            entity_tables = [t for t in constants.SERVING_TABLES if t != constants.PLAYLIST_ENTRIES]
-            figures += [
-                Figure(f"dynamodb {case}: new or changed items", changed, None, ""),
-                Figure(f"dynamodb {case}: items written", written, changed, "", "=="),
-                Figure(f"dynamodb {case}: playlist version item writes", versions, None, ""),
-                Figure(
-                    f"dynamodb {case}: comparison reads (BatchGetItem), ceil(items / 100) a table",
-                    entity_reads,
-                    sum(-(-tables[t].num_rows // 100) for t in entity_tables),
-                    "",
-                ),
-                Figure(f"dynamodb {case}: all read requests", reads, None, ""),
-                Figure(f"dynamodb {case}: write requests", sum(calls.values()) - reads, None, ""),
-            ]
-            if case == "10% churn week":
-                first_load = next(
-                    f for f in figures if f.name == "dynamodb first load: items written"
-                )
-                figures.append(
-                    Figure(
-                        "dynamodb 10% churn week: items written / first load's",
-                        written / first_load.value,
-                        0.15,
-                        "x",
-                    )
-                )
-            previous = tables
-        return figures
-    finally:
-        server.stop()
-
-
-def changed_items(previous: dict | None, tables: dict) -> int:
-    """Serving items a week must write: rows whose key is new or whose content changed, and
-    for the entries, positions past the new end (deleted)."""
-    from spotify_assets import constants
-    from spotify_assets.transforms import schema
-
-    def rows(table: str, value) -> dict:
-        key = schema.PRIMARY_KEYS[table]
-        # snapshot_id is the same on every entry: the store keeps it once per playlist.
-        return {
-            tuple(row[k] for k in key): {c: v for c, v in row.items() if c != "snapshot_id"}
-            for row in value.to_pylist()
-        }
-
-    def kept_earliest(row: dict, stored: dict | None) -> dict:
-        # The serving songs keep the earliest added time ever seen.
-        if stored is None or "song_added" not in row:
-            return row
-        times = [t for t in (row["song_added"], stored["song_added"]) if t is not None]
-        return {**row, "song_added": min(times, default=None)}
-
-    total = 0
-    for table in constants.SERVING_TABLES:
-        new = rows(table, tables[table])
-        old = rows(table, previous[table]) if previous else {}
-        total += sum(
-            1 for key, row in new.items() if old.get(key) != kept_earliest(row, old.get(key))
-        )
-        if table == constants.PLAYLIST_ENTRIES:
-            total += sum(1 for key in old if key not in new)
-    return total
+    found = bench_entry_edits(entries) + bench_order_independence(with_dynamodb)
+    return [Figure(*figure) for figure in found]
 
 
 # --- 5. Dagster --------------------------------------------------------------------------------
@@ -433,9 +309,143 @@ def bench_dagster(replay_dir: Path, week_keys: list[str]) -> list[Figure]:
     return figures
 
 
+# --- 6. analytics ----------------------------------------------------------------------------
+
+LAKE_WEEKS = 52
+LAKE_ENTRIES = 200  # per playlist-week; 10 replaced every week
+# Tracks are drawn from a catalog this size: two playlists share a track in one pair of three,
+# a week. From 20,000, nearly every pair would, which is what the rows that say what playlists
+# share (and a refresh, which merges them into the other playlists' files) cost most with.
+LAKE_CATALOG = 100_000
+
+
+def lake_root(name: str) -> Path:
+    """A fresh folder for a generated lake: in memory where possible, as writing tens of
+    thousands of small files is bound by the file system."""
+    shm = Path("/dev/shm")
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix=f"bench-lake-{name}-", dir=parent))
+
+
+def write_lake(
+    root: Path,
+    playlists: int,
+    weeks: int,
+    entries: int = LAKE_ENTRIES,
+    catalog_size: int = LAKE_CATALOG,
+) -> int:
+    """A generated lake of ``playlists`` x ``weeks`` partitions of every normalized table,
+    written 50 playlists at a time so that memory stays flat. Returns the files written."""
+    from spotify_assets_tests.sql_lakes import generate_lake
+
+    files = 0
+    for first in range(0, playlists, 50):
+        files += generate_lake(
+            root,
+            playlists=min(50, playlists - first),
+            weeks=weeks,
+            entries=entries,
+            catalog_size=catalog_size,
+            seed=first + 1,
+            first_playlist=first,
+        )
+    return files
+
+
+def lake_playlist(index: int) -> str:
+    return f"{index:022d}"  # as generate_lake names them
+
+
+def lake_week(index: int) -> str:
+    import datetime as dt
+
+    return (dt.date(2025, 1, 6) + dt.timedelta(weeks=index)).isoformat()  # generate_lake's weeks
+
+
+def local_store(root: Path):
+    from upath import UPath
+
+    from spotify_assets.io_managers.object_store import ObjectStoreIOManager
+
+    return ObjectStoreIOManager(base_path=UPath(root))
+
+
+def bench_summary(small: int, large: int, weeks: int, repeat: int) -> list[Figure]:
+    """One partition's ``analytics/weekly_summary`` (what the asset computes, without Dagster's
+    run around it) in a lake of ``small`` and of ``large`` playlists: it reads its own
+    partitions, so the lake's size should not show."""
+    from spotify_assets.assets.analytics import summary_of
+
+    seconds = {}
+    for playlists in (small, large):
+        root = lake_root(f"{playlists}x{weeks}")
+        try:
+            write_lake(root, playlists, weeks)
+            store = local_store(root)
+            args = (store, lake_playlist(0), lake_week(weeks - 1))
+            assert summary_of(*args).rows, "the summary found no row: it would time nothing"
+            seconds[playlists] = best_time(lambda args=args: summary_of(*args), repeat)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    label = f"one partition's summary, {large:,} x {weeks} lake"
+    return [
+        Figure(
+            f"analytics: one partition's summary, {small} x {weeks} lake", seconds[small], None, "s"
+        ),
+        Figure(f"analytics: {label}", seconds[large], None, "s"),
+        Figure(
+            f"analytics: {label} / {small} x {weeks} lake",
+            seconds[large] / seconds[small],
+            1.5,
+            "x",
+        ),
+    ]
+
+
+def bench_dashboard(playlists: int, weeks: int) -> list[Figure]:
+    """``analytics/dashboard`` (without Dagster's run around it): a rebuild of every
+    playlist's files, then the refresh after one playlist-week changes."""
+    from spotify_assets import constants
+    from spotify_assets.assets.analytics import write_dashboard
+
+    root = lake_root(f"{playlists}x{weeks}")
+    try:
+        write_lake(root, playlists, weeks)
+        store = local_store(root)
+        start = time.perf_counter()
+        write_dashboard(store, changed=None)
+        rebuild = time.perf_counter() - start
+        # The playlist's latest week changes: it becomes what the week before was.
+        playlist, last, before = lake_playlist(0), lake_week(weeks - 1), lake_week(weeks - 2)
+        for table in (root / constants.NORMALIZED).iterdir():
+            changed = table / f"week={last}" / f"playlist={playlist}" / f"{table.name}.parquet"
+            if changed.is_file():
+                shutil.copyfile(
+                    changed.parents[2] / f"week={before}" / changed.parent.name / changed.name,
+                    changed,
+                )
+        start = time.perf_counter()
+        update = write_dashboard(store, changed={(playlist, last)})
+        refresh = time.perf_counter() - start
+        assert not update.rebuilt and update.playlists == [playlist]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    lake = f"{playlists} x {weeks} lake"
+    return [
+        Figure(f"analytics: dashboard rebuild, {lake}", rebuild, None, "s"),
+        Figure(
+            f"analytics: dashboard refresh after one playlist-week changes, {lake}",
+            refresh,
+            2.0,
+            "s",
+        ),
+    ]
+
+
 # --- the report ---------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ["normalize", "spotify", "serving", "dagster", "overhead", "analytics"]
 
 
 def print_report(figures: list[Figure]) -> None:
@@ -451,7 +461,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     parser.add_argument("--json", type=Path, help="write every figure to this file as JSON")
+    parser.add_argument(
+        "--only", choices=SECTIONS, action="append", help="only this section (repeatable)"
+    )
     args = parser.parse_args(argv)
+    sections = args.only or SECTIONS
 
     # --quick: the same figures on smaller inputs (the 52-week backfill becomes 8 weeks).
     backfill_weeks = 8 if args.quick else 52
@@ -462,11 +476,25 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: list[Figure] = []
     sizes = [100, 2_000, 10_000]
-    for entries in sizes:
-        figures += bench_normalize(entries, repeat=3 if args.quick else 7)
-    figures += bench_spotify_requests(sizes)
-    figures += bench_dynamodb(300 if args.quick else 2_000)
-    figures += bench_dagster(replay_dir, week_keys)
+    if "normalize" in sections:
+        for entries in sizes:
+            figures += bench_normalize(entries, repeat=3 if args.quick else 7)
+    if "spotify" in sections:
+        figures += bench_spotify_requests(sizes)
+    if "serving" in sections:
+        # --quick: a 300-entry playlist, and the three orders on SQLite only.
+        figures += bench_serving(300 if args.quick else 1_000, with_dynamodb=not args.quick)
+    if "dagster" in sections:
+        figures += bench_dagster(replay_dir, week_keys)
+    if "overhead" in sections:
+        from bench.overhead import figures as overhead_figures
+
+        figures += overhead_figures(quick=args.quick)
+    if "analytics" in sections:
+        # --quick: 10 weeks, and 100 playlists (summary) or 50 (dashboard), for 1,000 and 200.
+        weeks = 10 if args.quick else LAKE_WEEKS
+        figures += bench_summary(1, 100 if args.quick else 1_000, weeks, repeat=5)
+        figures += bench_dashboard(50 if args.quick else 200, weeks)
 
     print_report(figures)
     if args.json:

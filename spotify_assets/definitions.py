@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 
 from spotify_assets import defs as defs_folder
+from spotify_assets.alerts import alert_on_failure
 from spotify_assets.assets import all_assets
 from spotify_assets.assets.analytics import analytics_sensor
 from spotify_assets.deployment import PROJECT_ROOT, resources
@@ -21,7 +22,10 @@ def scaffolded_defs() -> dg.Definitions:
         # which an image does not carry.
         warnings.simplefilter("ignore", dg.PreviewWarning)
         tree = dg.ComponentTree.from_module(defs_module=defs_folder, project_root=PROJECT_ROOT)
-        return tree.build_defs()
+        # The folder, not the tree's root: the root also imports every installed library's
+        # component types (dagster-aws's, with boto3: most of a start-up) to list them in the UI.
+        folder_defs = tree.build_defs(tree.defs_module_path)
+        return dg.Definitions.merge(folder_defs, dg.Definitions(component_tree=tree))
 
 
 defs = dg.Definitions.merge(
@@ -29,7 +33,7 @@ defs = dg.Definitions.merge(
         assets=all_assets,
         jobs=[weekly_snapshot_job],
         schedules=[weekly_snapshot_schedule],
-        sensors=[analytics_sensor],
+        sensors=[analytics_sensor, alert_on_failure],
         resources=resources(),
         # One process per run: the steps are small, and a process per step (the default) spent
         # most of a partition's run starting Python.

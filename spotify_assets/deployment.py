@@ -1,29 +1,30 @@
 """The one place that picks resources per deployment (``SPOTIFY_ASSETS_ENV``).
 
-The asset code is the same everywhere; only what is returned here changes.
+The asset code is the same everywhere; only what is returned here changes. A deployment's
+modules are imported when its resources are built, not before: the local definitions load
+without boto3 or dagster-aws, which cost most of a start-up.
 """
 
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from spotify_assets import constants
-from spotify_assets.io_managers.dynamodb import DynamoDBResource, DynamoDBServingIOManager
-from spotify_assets.io_managers.object_store import LocalObjectStore
-from spotify_assets.io_managers.s3 import S3ObjectStore
-from spotify_assets.io_managers.serving import SQLiteServingIOManager
-from spotify_assets.sources import (
-    SAMPLE_DATA_DIR,
-    PlaylistSource,
-    ReplaySource,
-    live_source_from_environment,
-    parse_playlist_ids,
-)
+from spotify_assets.sources import SAMPLE_DATA_DIR, PlaylistSource, ReplaySource
 from spotify_assets.sources.replay import recorded_weeks, skipped_replay_entries
+from spotify_assets.sources.spotify_settings import (
+    parse_playlist_ids,
+    spotify_credentials_configured,
+)
+
+if TYPE_CHECKING:
+    from dagster_aws.s3 import S3Resource
+
+    from spotify_assets.io_managers.dynamodb import DynamoDBResource
 
 LOCAL = "local"
 AWS = "aws"
@@ -51,9 +52,11 @@ def data_dir() -> Path:
 def playlist_source() -> PlaylistSource:
     """Spotify itself when the owner's credentials are set (``SPOTIFY_CLIENT_ID``,
     ``SPOTIFY_CLIENT_SECRET``, ``SPOTIFY_REFRESH_TOKEN``), else the replay of recordings."""
-    return live_source_from_environment() or ReplaySource(
-        replay_dir=os.environ.get(constants.ENV_REPLAY_DIR) or str(SAMPLE_DATA_DIR)
-    )
+    if spotify_credentials_configured():
+        from spotify_assets.sources.live import live_source_from_environment
+
+        return live_source_from_environment()
+    return ReplaySource(replay_dir=os.environ.get(constants.ENV_REPLAY_DIR) or str(SAMPLE_DATA_DIR))
 
 
 def configured_playlist_ids() -> list[str]:
@@ -98,6 +101,14 @@ def resources() -> dict:
     """The resources of the current deployment, by the keys the assets ask for."""
     if deployment_name() == AWS:
         return aws_resources()
+    return local_resources()
+
+
+def local_resources() -> dict:
+    """The filesystem for the lake and one SQLite file for the serving tables, in the data dir."""
+    from spotify_assets.io_managers.object_store import LocalObjectStore
+    from spotify_assets.io_managers.serving import SQLiteServingIOManager
+
     root = data_dir()
     return {
         "playlist_source": playlist_source(),
@@ -169,19 +180,26 @@ def aws_region() -> str | None:
     return os.environ.get("AWS_REGION", "").strip() or None
 
 
-def s3_resource() -> S3Resource:
+def s3_resource() -> "S3Resource":
     """An S3 client's settings: the endpoint (``AWS_ENDPOINT_URL``) and credentials are boto3's."""
+    from dagster_aws.s3 import S3Resource
+
     return S3Resource(region_name=aws_region())
 
 
-def dynamodb_resource() -> DynamoDBResource:
+def dynamodb_resource() -> "DynamoDBResource":
     """A DynamoDB client's settings: the endpoint and credentials are boto3's."""
+    from spotify_assets.io_managers.dynamodb import DynamoDBResource
+
     return DynamoDBResource(region_name=aws_region())
 
 
 def aws_resources() -> dict:
     """S3 for the lake, DynamoDB for the serving tables; region, credentials and endpoint
     (``AWS_ENDPOINT_URL``) from the standard AWS settings."""
+    from spotify_assets.io_managers.dynamodb import DynamoDBServingIOManager
+    from spotify_assets.io_managers.s3 import S3ObjectStore
+
     storage = aws_storage()
     # An unset required variable becomes an EnvVar, resolved when a run starts: definitions
     # still load (`dagster definitions validate`), and the run fails naming every unset one.

@@ -75,10 +75,12 @@ def generate_lake(
     catalog_size: int = 20_000,
     seed: int = 7,
     tables: tuple[str, ...] = constants.NORMALIZED_TABLES,
+    first_playlist: int = 0,
 ) -> int:
     """Writes a synthetic lake of ``playlists`` x ``weeks`` partitions of ``entries`` tracks
     each (``churn`` replaced every week) in the lake's layout, straight with pyarrow, for the
-    normalized ``tables`` asked for. Returns the number of files written."""
+    normalized ``tables`` asked for. Playlists are numbered from ``first_playlist``, so a big
+    lake can be written a slice at a time. Returns the number of files written."""
     rng = np.random.default_rng(seed)
     song_ids = pa.array([f"{index:022d}" for index in range(catalog_size)])
     artist_of = rng.integers(0, catalog_size // 8, catalog_size)
@@ -95,7 +97,7 @@ def generate_lake(
             current = current.copy()
             current[rng.choice(entries, len(fresh), replace=False)] = fresh
     week_names = [(dt.date(2025, 1, 6) + dt.timedelta(weeks=w)).isoformat() for w in range(weeks)]
-    playlist_names = [f"{p:022d}" for p in range(playlists)]
+    playlist_names = [f"{p:022d}" for p in range(first_playlist, first_playlist + playlists)]
 
     song = pa.array(members.reshape(-1))
     week_column = pa.array(np.repeat(np.tile(np.arange(weeks), playlists), entries))

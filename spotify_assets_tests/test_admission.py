@@ -163,7 +163,7 @@ def test_every_stored_json_file_is_strict_json(data_dir, instance, replay_dir):
     (replay_dir / PLAYLIST / f"{WEEK}.json").write_bytes(HOSTILE["nan"][0])
     assert not _materialize(data_dir, instance, replay_dir).success
     stored_json = sorted(data_dir.rglob("*.json"))
-    assert len(stored_json) == 2  # the good week and the refused copy
+    assert len(stored_json) == 3  # the good week, its latest pointer and the refused copy
     for path in stored_json:
         json.loads(path.read_bytes(), parse_constant=_refuse_constant)
 

@@ -173,9 +173,11 @@ def test_an_unchanged_playlist_is_read_with_one_request(
     assert metadata["requests_saved"] == -(-(_recording()["items"]["total"] - 50) // 50) + 1
     assert metadata["entries_reused_from_week"] == WEEK
     assert _lake_files(data_dir) == files
-    # The stored snapshot came back through the object store's read_bytes, whatever stores it.
+    # The pointer, then the stored snapshot, came back through the object store's read_bytes,
+    # whatever stores them.
+    pointer_path = data_dir / f"latest/playlist_json/playlist={PLAYLIST}.json"
     raw_path = data_dir / f"raw/playlist_json/week={WEEK}/playlist={PLAYLIST}/playlist.json"
-    assert ReadRecordingIOManager.reads[0] == str(raw_path)
+    assert ReadRecordingIOManager.reads[:2] == [str(pointer_path), str(raw_path)]
 
 
 def test_a_stored_snapshot_that_is_gone_costs_the_pages_not_the_run(
@@ -191,6 +193,56 @@ def test_a_stored_snapshot_that_is_gone_costs_the_pages_not_the_run(
     assert _raw_metadata(rerun)["unchanged"] is False
     assert len(spotify.requests) == 1 + _raw_metadata(rerun)["request_count"] > 2
     assert _lake_files(data_dir) == files
+
+
+def test_a_wiped_dagster_home_with_the_lake_kept_still_finds_the_playlist_unchanged(
+    spotify, waits, data_dir
+):
+    with dg.instance_for_test() as first_home:
+        _materialize(_live_resources(data_dir), first_home)
+    spotify.requests.clear()
+
+    with dg.instance_for_test() as fresh_home:  # no event log: only the lake remembers
+        rerun = _materialize(_live_resources(data_dir), fresh_home)
+
+    assert _raw_metadata(rerun)["unchanged"] is True
+    assert [(r.method, r.path) for r in spotify.requests] == [
+        ("POST", "/api/token"),
+        ("GET", f"/v1/playlists/{PLAYLIST}"),
+    ]
+
+
+class Killed(BaseException):
+    """The process dying at this point: nothing after it runs, no handler catches it."""
+
+
+def _killed(*args, **kwargs):
+    raise Killed
+
+
+def test_a_rerun_killed_between_its_snapshot_and_its_pointer_is_never_reused(
+    spotify, waits, data_dir, replay_dir, instance, monkeypatch
+):
+    """The week stored again (a replayed recording, edited since, with the same snapshot id)
+    and the process killed before the pointer followed: the pointer still describes the old
+    file, so the next live run reads every page instead of reusing the edited entries."""
+    _materialize(_live_resources(data_dir), instance)
+    edited = _recording()
+    edited["items"]["items"][0]["item"]["name"] = "edited since"
+    (replay_dir / PLAYLIST / f"{WEEK}.json").write_text(json.dumps(edited))
+    with monkeypatch.context() as patched:
+        patched.setattr(ObjectStoreIOManager, "advance_latest_pointer", _killed)
+        with pytest.raises(Killed):
+            _materialize(local_resources(data_dir, replay_dir), instance)
+    stored = data_dir / f"raw/playlist_json/week={WEEK}/playlist={PLAYLIST}/playlist.json"
+    assert json.loads(stored.read_bytes()) == edited
+    spotify.requests.clear()
+
+    rerun = _materialize(_live_resources(data_dir), instance)
+
+    assert _raw_metadata(rerun)["unchanged"] is False
+    assert len(spotify.requests) > 2  # every page, not the edited entries
+    assert json.loads(stored.read_bytes()) == _recording()
 
 
 def test_no_secret_reaches_files_event_log_or_logs(

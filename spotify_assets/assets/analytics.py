@@ -6,31 +6,25 @@ scans the lake.
 """
 
 import warnings
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pyarrow as pa
+from pydantic import Field
 
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
 from spotify_assets.assets.normalized import normalized_key
-from spotify_assets.assets.raw import PLAYLIST_JSON
-from spotify_assets.io_managers.object_store import CONTENT_TYPES, JSON, partition_path
+from spotify_assets.io_managers.object_store import CONTENT_TYPES, JSON, PARQUET, partition_path
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.sql import catalog
-from spotify_assets.sql.dashboard import (
-    DASHBOARD_FOLDER,
-    INDEX_FILE,
-    SUMMARY_VIEW,
-    dashboard_files,
-    dashboard_results,
-    encode_json,
-    indexed_names,
-    latest_weeks,
-    playlist_name,
-    summary_metadata,
-)
 from spotify_assets.sql.lake import lake_at, object_store_root
 from spotify_assets.transforms import schema
+
+if TYPE_CHECKING:
+    from spotify_assets.sql.dashboard import DashboardUpdate
+    from spotify_assets.sql.result import QueryResult
 
 ANALYTICS = "analytics"
 WEEKLY_SUMMARY = dg.AssetKey([ANALYTICS, "weekly_summary"])
@@ -118,7 +112,8 @@ DASHBOARD_CONDITION = (
     ],
     required_resource_keys={"object_store"},
     automation_condition=SUMMARY_CONDITION,
-    metadata=column_schema_metadata(SUMMARY_VIEW, schema.WEEKLY_SUMMARY),
+    # The view it runs has the asset's name.
+    metadata=column_schema_metadata(WEEKLY_SUMMARY.path[-1], schema.WEEKLY_SUMMARY),
     kinds={"sql", "json"},
 )
 def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -129,11 +124,16 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     Stored as `analytics/weekly_summary/week=<week>/playlist=<id>/weekly_summary.json`. The
     numbers are each partition's metadata: read them on one partition. For a playlist's
     numbers over the weeks, open the dashboard (`spotify-assets serve`), which charts them per
-    playlist; the Plots tab here would put every playlist|week key on one axis."""
+    playlist; the Plots tab here would put every playlist|week key on one axis.
+
+    It reads its own week's files and those of the playlist's previous snapshot, by name,
+    whatever the size of the lake (on Athena: filters that partition projection prunes on)."""
+    # Here, not with the definitions: it loads DuckDB's and Athena's errors and the web package.
+    from spotify_assets.sql.dashboard import SUMMARY_VIEW, encode_json, summary_metadata
+
     week, playlist = week_and_playlist(context)
     store = context.resources.object_store
-    query = catalog.view_query(SUMMARY_VIEW, week=week, playlist=playlist)
-    result = lake_at(object_store_root(store)).query(query)
+    result = summary_of(store, playlist, week)
     path = (
         object_store_root(store)
         / ANALYTICS
@@ -155,59 +155,157 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
+DASHBOARD_DEPS = [normalized_key(table) for table in constants.NORMALIZED_TABLES]
+# The newest materialization of the lake's tables a dashboard run has taken in: the next run
+# recomputes the playlists of the partitions materialized after it.
+LAKE_CURSOR = "lake_cursor"
+
+
+class DashboardConfig(dg.Config):
+    rebuild: bool = Field(
+        default=False,
+        description="Rebuild every playlist's files from the whole lake, not only those of the "
+        "playlists whose lake changed since the previous run.",
+    )
+
+
 @dg.asset(
     key=DASHBOARD,
     group_name=ANALYTICS,
-    deps=[normalized_key(table) for table in constants.NORMALIZED_TABLES],
+    deps=DASHBOARD_DEPS,
     required_resource_keys={"object_store"},
     automation_condition=DASHBOARD_CONDITION,
     kinds={"sql", "json"},
 )
-def dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def dashboard(context: dg.AssetExecutionContext, config: DashboardConfig) -> dg.MaterializeResult:
     """What the dashboard page reads: `dashboard/<playlist>/<view>.json` for every view and
     playlist (1,000 rows a file: longer views go on in `<view>.<first row>.json`), and
     `dashboard/index.json` listing the playlists with their names and latest summary.
 
-    Trend views keep their whole history; detail views (top artists, movers, shared tracks)
-    only each playlist's newest week. One query per view over the whole lake, split by playlist
-    here. A playlist's name comes from its newest raw snapshot, read once per week: the read
-    API never opens a raw snapshot, which can be hundreds of megabytes."""
+    Trend views keep their whole history; detail views (top artists, movers, what playlists
+    share) only each playlist's newest week. Refreshed per playlist: a run recomputes only the
+    playlists whose lake changed since the previous run, each from its own partitions, and
+    updates their entries in the index. The first run, a run with `rebuild: true` and
+    `spotify-assets dashboard` rebuild every playlist's files from the whole lake. A playlist's
+    name comes from its newest raw snapshot, read once per week: the read API never opens a raw
+    snapshot, which can be hundreds of megabytes."""
+    from spotify_assets.sql.dashboard import INDEX_PATH
+
     store = context.resources.object_store
-    root = object_store_root(store)
-    lake = lake_at(root)
-    results, failures = dashboard_results(lake, catalog.views())
-    files = dashboard_files(results, _playlist_names(store, root, latest_weeks(results)), failures)
-    for relative_path, data in files.items():
-        _write(store, root / DASHBOARD_FOLDER / relative_path, data)
-    playlists = {path.split("/")[0] for path in files if "/" in path}
-    rows = {name: len(result.rows) for name, result in results.items()}
+    # Before the lake is read: a partition written meanwhile is taken in by the next run.
+    changed, cursor = _lake_changes_since_the_previous_run(context.instance)
+    update = write_dashboard(store, None if config.rebuild else changed)
+    sizes = [len(data) for data in update.files.values()]
     return dg.MaterializeResult(
         metadata={
-            "engine": lake.engine,
-            "playlists": len(playlists),
-            "files_written": len(files),
-            "bytes_written": sum(len(data) for data in files.values()),
-            "largest_file_bytes": max(len(data) for data in files.values()),
-            "rows_per_view": dg.MetadataValue.json(rows),
-            "failed_views": dg.MetadataValue.json(failures),
-            "index": dg.MetadataValue.path(str(root / DASHBOARD_FOLDER / INDEX_FILE)),
+            "engine": update.engine,
+            "rebuilt": update.rebuilt,
+            "playlists": len(update.playlists),
+            "files_written": len(sizes),
+            "bytes_written": sum(sizes),
+            "largest_file_bytes": max(sizes, default=0),
+            "rows_per_view": dg.MetadataValue.json(update.rows_per_view),
+            "failed_views": dg.MetadataValue.json(update.failures),
+            "index": dg.MetadataValue.path(str(object_store_root(store) / INDEX_PATH)),
+            **({LAKE_CURSOR: cursor} if cursor is not None else {}),
         }
     )
 
 
-def _playlist_names(store, root, weeks: dict[str, str]) -> dict[str, str | None]:
-    """Each playlist's name in its snapshot of ``weeks[playlist]``: as the index already has it
-    for that week, else from the raw snapshot."""
-    indexed = indexed_names(_read(store, root / DASHBOARD_FOLDER / INDEX_FILE))
-    raw_folder = root.joinpath(*PLAYLIST_JSON.path)
-    names = {}
-    for playlist, week in weeks.items():
-        if playlist in indexed and indexed[playlist][0] == week:
-            names[playlist] = indexed[playlist][1]
-        else:
-            path = partition_path(raw_folder, PLAYLIST_JSON.path[-1], JSON, playlist, week)
-            names[playlist] = playlist_name(_read(store, path))
-    return names
+def write_dashboard(store, changed: Collection[tuple[str, str]] | None) -> "DashboardUpdate":
+    """Writes the dashboard's files through the object store ``store``: every playlist's, from
+    the whole lake (``changed`` None), or only those of the playlists of the ``changed``
+    ``(playlist, week)`` partitions, and the index. Returns what it wrote."""
+    from spotify_assets.sql.dashboard import rebuild_dashboard, refresh_dashboard
+
+    root = object_store_root(store)
+    lake = lake_at(root)
+
+    def read(relative_path: str) -> bytes | None:
+        return _read(store, root / relative_path)
+
+    if changed is None:
+        update = rebuild_dashboard(lake, read)
+    else:
+        update = refresh_dashboard(lake, read, changed)
+    for relative_path, data in update.files.items():
+        _write(store, root / relative_path, data)
+    return update
+
+
+def _lake_changes_since_the_previous_run(
+    instance: dg.DagsterInstance,
+) -> tuple[set[tuple[str, str]] | None, int | None]:
+    """The ``(playlist, week)`` partitions of the lake's tables materialized since the previous
+    dashboard run took them in (None when no run did: everything is new), and the cursor that
+    this run takes them in up to. Read from the event log by storage id, after the cursor: the
+    cost follows the changes, not the history."""
+    previous = instance.get_latest_materialization_event(DASHBOARD)
+    kept = previous.asset_materialization.metadata.get(LAKE_CURSOR) if previous else None
+    if kept is None:
+        newest = [
+            record.storage_id
+            for key in DASHBOARD_DEPS
+            for record in instance.fetch_materializations(key, limit=1).records
+        ]
+        return None, max(newest, default=None)
+    cursor = changes_cursor = kept.value
+    changed = set()
+    for key in DASHBOARD_DEPS:
+        page = None
+        while True:
+            found = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=cursor),
+                limit=1000,
+                cursor=page,
+                ascending=True,
+            )
+            for record in found.records:
+                changes_cursor = max(changes_cursor, record.storage_id)
+                if record.partition_key:
+                    keys = week_playlist_partitions.get_partition_key_from_str(
+                        record.partition_key
+                    ).keys_by_dimension
+                    changed.add((keys[constants.PLAYLIST], keys[constants.WEEK]))
+            if not found.has_more:
+                break
+            page = found.cursor
+    return changed, changes_cursor
+
+
+def summary_of(store, playlist: str, week: str) -> "QueryResult":
+    """The ``weekly_summary`` view's row of one playlist-week (none for an empty snapshot),
+    from the files of that week and of the playlist's previous snapshot alone, through the
+    object store ``store``."""
+    from spotify_assets.sql.dashboard import SUMMARY_VIEW
+    from spotify_assets.sql.lake_reads import previous_snapshot_week, summary_partitions
+
+    first_week = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK).start
+    previous_week = previous_snapshot_week(
+        lambda other_week: _entry_count(store, playlist, other_week),
+        week,
+        first_week.date().isoformat(),
+    )
+    partitions = summary_partitions(
+        playlist,
+        week,
+        previous_week,
+        tables_of_both_weeks=[SUMMARY_TABLE_OF_BOTH_WEEKS.path[-1]],
+        tables_of_this_week=[key.path[-1] for key in SUMMARY_TABLES_OF_THIS_WEEK],
+    )
+    query = catalog.view_query(SUMMARY_VIEW, week=week, playlist=playlist)
+    return lake_at(object_store_root(store)).query(query, partitions)
+
+
+def _entry_count(store, playlist: str, week: str) -> int | None:
+    """How many entries the playlist's snapshot of ``week`` has in the lake, from its
+    ``playlist_entries`` file's footer; None when that week was never taken."""
+    import pyarrow.parquet as pq
+
+    folder = object_store_root(store).joinpath(*SUMMARY_TABLE_OF_BOTH_WEEKS.path)
+    path = partition_path(folder, constants.PLAYLIST_ENTRIES, PARQUET, playlist, week)
+    data = _read(store, path)
+    return None if data is None else pq.read_metadata(pa.BufferReader(data)).num_rows
 
 
 def _read(store, path) -> bytes | None:

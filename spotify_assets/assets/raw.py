@@ -6,21 +6,20 @@ under ``rejected/`` with the reason (see :mod:`spotify_assets.io_managers.object
 """
 
 import dagster as dg
-from upath import UPath
 
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
 from spotify_assets.io_managers.object_store import (
     CSV,
     JSON,
+    KEEPS_LATEST_POINTER,
     STORAGE_FORMAT,
     NotStrictJSON,
-    decode,
     strict_json,
 )
 from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
 from spotify_assets.sources import PlaylistSource, SourceError, StoredSnapshot
-from spotify_assets.sources.spotify_api import WORST_CASE_EXTRACTION_SECONDS
+from spotify_assets.sources.spotify_settings import WORST_CASE_EXTRACTION_SECONDS
 from spotify_assets.transforms import (
     PlaylistFormatError,
     flatten_playlist,
@@ -84,35 +83,22 @@ PLAYLIST_JSON_WORST_CASE_SECONDS = (
 def latest_stored_snapshot(
     context: dg.AssetExecutionContext, playlist_id: str
 ) -> StoredSnapshot | None:
-    """The newest stored ``raw/playlist_json`` of this playlist, any week, from the event log:
-    its snapshot id now, its document only if the source asks for it."""
+    """The newest stored ``raw/playlist_json`` of this playlist, any week, from the pointer the
+    object store keeps beside the lake: one small read however many weeks are stored, and no
+    event log. Its snapshot id now; its document only if the source asks for it, and only if the
+    stored file is still the one the pointer was written for."""
     # The object store is this asset's IO manager, so a run always has it; a direct invocation
     # of the asset (tests) has none, and then there is nothing stored to reuse.
     object_store = getattr(context.resources, "object_store", None)
     if object_store is None:
         return None
-    weeks = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK)
-    partition_keys = [
-        dg.MultiPartitionKey({constants.WEEK: week, constants.PLAYLIST: playlist_id})
-        for week in weeks.get_partition_keys()
-    ]
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=PLAYLIST_JSON, asset_partitions=partition_keys), limit=1
-    ).records
-    if not records:
+    pointer = object_store.latest_snapshot(PLAYLIST_JSON, playlist_id)
+    if pointer is None or not pointer.snapshot_id:
         return None
-    materialization = records[0].asset_materialization
-    snapshot_id = materialization.metadata.get("snapshot_id")
-    path = materialization.metadata.get("path")
-    if snapshot_id is None or path is None or not snapshot_id.value:
-        return None
-    stored_partition = week_playlist_partitions.get_partition_key_from_str(
-        materialization.partition
-    )
     return StoredSnapshot(
-        week=stored_partition.keys_by_dimension[constants.WEEK],
-        snapshot_id=snapshot_id.value,
-        load=lambda: decode(object_store.read_bytes(UPath(path.value)), JSON),
+        week=pointer.week,
+        snapshot_id=pointer.snapshot_id,
+        load=lambda: object_store.load_latest_snapshot(PLAYLIST_JSON, playlist_id, pointer),
     )
 
 
@@ -154,7 +140,7 @@ def rejected(
     group_name=constants.RAW,
     partitions_def=week_playlist_partitions,
     io_manager_key="object_store",
-    metadata={STORAGE_FORMAT: JSON},
+    metadata={STORAGE_FORMAT: JSON, KEEPS_LATEST_POINTER: True},
     kinds={"json"},
     pool=SPOTIFY_API_POOL,
     retry_policy=PLAYLIST_JSON_RETRY_POLICY,
@@ -164,9 +150,11 @@ def playlist_json(
 ) -> dg.Output[dict]:
     """The playlist exactly as Spotify returned it, every page of entries merged into its
     paging object. Written before anything is derived from it, so every later layer can be
-    rebuilt from here. A document that is not strict JSON, does not normalize or fails the
-    normalized tables' blocking checks replaces nothing: it is kept under ``rejected/`` with the
-    reason, and the partition fails naming the playlist, the week and the cause. A failure that
+    rebuilt from here. Each playlist's newest stored week is also kept in
+    ``latest/playlist_json/playlist=<id>.json``, so telling whether it changed costs one small
+    read, whatever the history. A document that is not strict JSON, does not normalize or fails
+    the normalized tables' blocking checks replaces nothing: it is kept under ``rejected/`` with
+    the reason, and the partition fails naming the playlist, the week and the cause. A failure that
     can pass (a Spotify outage, a playlist being edited) is retried a few minutes later; one that
     cannot (an expired token, a used-up quota, a missing playlist) fails at once."""
     week, playlist_id = week_and_playlist(context)

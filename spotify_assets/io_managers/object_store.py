@@ -11,11 +11,19 @@ is the refused document's JSON text as a string (with NaN or Infinity as receive
 surrogates as ``\\u`` escapes), or null when it could not be read at all (nested too deeply);
 ``json.loads(envelope["document"])`` gives back what the source returned. The envelope itself is
 strict, ASCII-only JSON.
+
+An asset with ``keeps_latest_pointer`` in its definition metadata (``raw/playlist_json``) also
+keeps, per playlist, a pointer to its newest stored week:
+``<root>/latest/<asset>/playlist=<id>.json``, ``{"version", "week", "snapshot_id", "sha256"}``
+(see :mod:`spotify_assets.transforms.latest_snapshot`). It is written after the partition's file,
+only moves to a week at least as new, and one writer at a time replaces it, so change detection
+reads one small file whatever the history.
 """
 
 import contextlib
 import datetime as dt
 import errno
+import fcntl
 import glob
 import io
 import json
@@ -23,6 +31,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +43,14 @@ from upath import UPath
 
 from spotify_assets import constants
 from spotify_assets.transforms import schema
+from spotify_assets.transforms.latest_snapshot import (
+    LatestSnapshot,
+    SnapshotReplaced,
+    decode_pointer,
+    encode_pointer,
+    latest_snapshot_of,
+    supersedes,
+)
 
 JSON = "json"
 CSV = "csv"
@@ -46,6 +63,9 @@ CONTENT_TYPES = {
 }
 TEMPORARY_SUFFIX = ".tmp"
 REJECTED = "rejected"  # the top-level folder of refused documents
+LATEST = "latest"  # the top-level folder of the pointers to each playlist's newest stored week
+# Definition metadata: the object store keeps the asset's latest pointer per playlist.
+KEEPS_LATEST_POINTER = "keeps_latest_pointer"
 # A temporary file this old is no write in progress (a write takes milliseconds) but what a killed
 # run left; a younger one may be another run's write of the same partition, and stays.
 ORPHANED_AFTER_SECONDS = 10 * 60
@@ -191,7 +211,24 @@ class ObjectStoreIOManager(dg.UPathIOManager):
                 f"({error.strerror or error}); the stored file, if any, is as it was",
                 allow_retries=False,
             ) from None
-        context.add_output_metadata({"bytes_written": len(data)})
+        # "=" may stay as it is in a URI's path: the Hive folders then read as they are named.
+        uri = path.as_uri().replace("%3D", "=")
+        context.add_output_metadata({"bytes_written": len(data), "dagster/uri": uri})
+        if (context.definition_metadata or {}).get(KEEPS_LATEST_POINTER):
+            self._point_at_if_newest(context, obj, data)
+
+    def _point_at_if_newest(self, context: dg.OutputContext, document: Any, stored: bytes) -> None:
+        keys = context.partition_key.keys_by_dimension
+        written = latest_snapshot_of(document, keys[constants.WEEK], stored)
+        try:
+            self.advance_latest_pointer(context.asset_key, keys[constants.PLAYLIST], written)
+        except Exception as error:
+            # The partition is stored; a pointer left behind costs the next run a full read of
+            # the playlist, which failing the partition now would cost too.
+            context.log.warning(
+                f"{_partition_label(context)}: stored, but its latest pointer was not updated "
+                f"({type(error).__name__}: {error}); the next run reads the playlist in full"
+            )
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         table_schema = schema.FILE_SCHEMAS.get(context.asset_key.path[-1])
@@ -223,6 +260,70 @@ class ObjectStoreIOManager(dg.UPathIOManager):
 
     def read_bytes(self, path: UPath) -> bytes:
         return path.read_bytes()
+
+    def replace_if(
+        self, path: UPath, replacement: Callable[[bytes | None], bytes | None], content_type: str
+    ) -> bool:
+        """Compare and swap: reads ``path`` (None if absent) and writes what ``replacement`` makes
+        of it (None: leaves it), with no other ``replace_if`` of ``path`` in between; returns
+        whether it wrote. Locally under an exclusive lock of the folder, which the kernel releases
+        if its holder is killed."""
+        self.make_directory(path.parent)
+        with _locked(os.fspath(path.parent)):
+            try:
+                current = self.read_bytes(path)
+            except FileNotFoundError:
+                current = None
+            new = replacement(current)
+            if new is None:
+                return False
+            self.write_bytes(path, new, content_type)
+            return True
+
+    def partition_file(
+        self, asset_key: dg.AssetKey, storage_format: str, *, playlist: str, week: str
+    ) -> UPath:
+        """Where the partition ``playlist``, ``week`` of ``asset_key`` is stored."""
+        folder = self._base_path.joinpath(*asset_key.path)
+        return partition_path(folder, asset_key.path[-1], storage_format, playlist, week)
+
+    def latest_pointer_path(self, asset_key: dg.AssetKey, playlist: str) -> UPath:
+        return (
+            self._base_path / LATEST / asset_key.path[-1] / f"{constants.PLAYLIST}={playlist}.json"
+        )
+
+    def latest_snapshot(self, asset_key: dg.AssetKey, playlist: str) -> LatestSnapshot | None:
+        """The newest week stored for ``playlist`` and what it holds, from its pointer: one small
+        read, whatever the history. None when there is no pointer (nothing stored yet, or a lake
+        written before pointers) or it cannot be read."""
+        try:
+            return decode_pointer(self.read_bytes(self.latest_pointer_path(asset_key, playlist)))
+        except FileNotFoundError:
+            return None
+
+    def advance_latest_pointer(
+        self, asset_key: dg.AssetKey, playlist: str, written: LatestSnapshot
+    ) -> bool:
+        """Points ``playlist``'s pointer at the snapshot just ``written``, unless it names a newer
+        week already (a backfill of an older week); returns whether it moved."""
+        return self.replace_if(
+            self.latest_pointer_path(asset_key, playlist),
+            lambda current: (
+                encode_pointer(written) if supersedes(written, decode_pointer(current)) else None
+            ),
+            CONTENT_TYPES[JSON],
+        )
+
+    def load_latest_snapshot(
+        self, asset_key: dg.AssetKey, playlist: str, pointer: LatestSnapshot
+    ) -> Any:
+        """The JSON document ``pointer`` names; raises :class:`SnapshotReplaced` if the stored
+        file is no longer the one it was written for (a re-run killed before its pointer)."""
+        path = self.partition_file(asset_key, JSON, playlist=playlist, week=pointer.week)
+        data = self.read_bytes(path)
+        if not pointer.describes(data):
+            raise SnapshotReplaced(f"{path} was replaced after its latest pointer was written")
+        return decode(data, JSON)
 
     def keep_rejected(
         self,
@@ -283,6 +384,18 @@ def _remove_orphaned_temporary_files(directory: str, file_name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             if temporary.stat().st_mtime < orphaned_before:
                 temporary.unlink()
+
+
+@contextlib.contextmanager
+def _locked(directory: str):
+    """An exclusive lock on ``directory``, between threads and processes alike (one ``flock`` per
+    open): the kernel releases it when its holder closes it or dies."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _fsync_directory(directory: str) -> None:

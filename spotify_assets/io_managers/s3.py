@@ -1,6 +1,8 @@
 """The object store in S3: the same class, layout and bytes as the local one, under
 ``s3://<bucket>/<prefix>``, through boto3 (dagster-aws's ``S3Resource``)."""
 
+from collections.abc import Callable
+
 import dagster as dg
 from botocore.exceptions import ClientError
 from dagster_aws.s3 import S3Resource
@@ -9,6 +11,10 @@ from upath import UPath
 from spotify_assets.io_managers.object_store import ObjectStoreIOManager
 
 NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+# A conditional write that lost to another writer: the object changed (or appeared, or went)
+# between the read and the write.
+LOST_THE_RACE = ("412", "PreconditionFailed", "409", "ConditionalRequestConflict", *NOT_FOUND)
+CONDITIONAL_WRITE_ATTEMPTS = 5
 
 
 def s3_root(bucket: str, prefix: str = "") -> UPath:
@@ -41,6 +47,37 @@ class S3ObjectStoreIOManager(ObjectStoreIOManager):
                 raise FileNotFoundError(f"{path} does not exist") from None
             raise
         return response["Body"].read()
+
+    def replace_if(
+        self, path: UPath, replacement: Callable[[bytes | None], bytes | None], content_type: str
+    ) -> bool:
+        """Compare and swap with S3's conditional writes: the PutObject goes through only if the
+        object is still the one read (``If-Match`` its ETag) or still absent (``If-None-Match``);
+        a lost race reads it again."""
+        key = self.key(path)
+        for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
+            try:
+                response = self.s3.get_object(Bucket=self.bucket, Key=key)
+                current, condition = response["Body"].read(), {"IfMatch": response["ETag"]}
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in NOT_FOUND:
+                    raise
+                current, condition = None, {"IfNoneMatch": "*"}
+            new = replacement(current)
+            if new is None:
+                return False
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=new, ContentType=content_type, **condition
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in LOST_THE_RACE:
+                    raise
+                continue
+            return True
+        raise RuntimeError(
+            f"{path}: other writers replaced it {CONDITIONAL_WRITE_ATTEMPTS} times in a row"
+        )
 
     def path_exists(self, path: UPath) -> bool:
         try:

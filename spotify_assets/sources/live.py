@@ -25,14 +25,16 @@ from spotify_assets.sources.spotify_api import (
     parse_playlist_ids,
     utc_now,
 )
-
-ENV_CLIENT_ID = "SPOTIFY_CLIENT_ID"
-ENV_CLIENT_SECRET = "SPOTIFY_CLIENT_SECRET"
-ENV_REFRESH_TOKEN = "SPOTIFY_REFRESH_TOKEN"
-ENV_API_BASE_URL = "SPOTIFY_API_BASE_URL"
-ENV_ACCOUNTS_BASE_URL = "SPOTIFY_ACCOUNTS_BASE_URL"
-ENV_PLAYLISTS = "SPOTIFY_PLAYLISTS"
-CREDENTIAL_VARIABLES = (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN)
+from spotify_assets.sources.spotify_settings import (  # noqa: F401 (imported from here too)
+    CREDENTIAL_VARIABLES,
+    ENV_ACCOUNTS_BASE_URL,
+    ENV_API_BASE_URL,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_PLAYLISTS,
+    ENV_REFRESH_TOKEN,
+    spotify_credentials_configured,
+)
 
 
 class LiveSource(PlaylistSource):
@@ -145,10 +147,6 @@ class LiveSource(PlaylistSource):
 
     def now(self) -> dt.datetime:
         return utc_now()
-
-
-def spotify_credentials_configured() -> bool:
-    return all(os.environ.get(name, "").strip() for name in CREDENTIAL_VARIABLES)
 
 
 def live_source_from_environment() -> LiveSource | None:

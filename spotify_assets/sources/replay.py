@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from spotify_assets.sources.base import Extraction, PlaylistSource, SourceError
-from spotify_assets.sources.spotify_api import parse_playlist_id
+from spotify_assets.sources.spotify_settings import parse_playlist_id
 from spotify_assets.transforms import PlaylistFormatError, playlist_entries_page
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "sample_data"

@@ -1,17 +1,17 @@
 """The lake in Athena: the view files run unchanged over the Glue tables of the same names.
 
 Athena has only the tables, so a query that reads a view gets it (and the views it reads) as
-``WITH`` clauses first: :func:`spotify_assets.sql.catalog.inline_views`.
+``WITH`` clauses first: :func:`spotify_assets.sql.catalog.inline_views`. A query over some
+partitions gets each table it reads as a ``WITH`` clause too, filtered on ``week`` and
+``playlist`` with literals, so that partition projection reads only those partitions' folders.
 """
 
 import os
 import time
 from dataclasses import dataclass
 
-import boto3
-
 from spotify_assets import constants
-from spotify_assets.sql.catalog import inline_views, views_in
+from spotify_assets.sql.catalog import PartitionsByTable, inline_views, tables_in, views_in
 from spotify_assets.sql.result import QueryResult
 
 ENV_ATHENA_DATABASE = "SPOTIFY_ASSETS_ATHENA_DATABASE"
@@ -55,14 +55,27 @@ class AthenaSettings:
         )
 
 
-def athena_query_text(sql: str) -> str:
-    """``sql`` as Athena runs it: the views it reads become ``WITH`` clauses."""
-    return inline_views(sql, views_in(sql))
+def athena_query_text(
+    sql: str, partitions: PartitionsByTable | None = None, database: str = DEFAULT_DATABASE
+) -> str:
+    """``sql`` as Athena runs it: the views it reads become ``WITH`` clauses. With
+    ``partitions``, so do the tables it reads, each over those of its partitions named there
+    (none for a table left out), read from ``database``."""
+    tables = None
+    if partitions is not None:
+        tables = {
+            table: f'SELECT * FROM "{database}"."{table}"\nWHERE '
+            + (partitions[table].predicate() if table in partitions else "FALSE")
+            for table in tables_in(sql)
+        }
+    return inline_views(sql, views_in(sql), tables)
 
 
 def athena_client():
     """boto3's Athena client; region, credentials and ``AWS_ENDPOINT_URL`` from the usual
     AWS settings (``AWS_REGION`` too, which boto3 alone does not read)."""
+    import boto3  # here, not with the module: the local deployment imports this one, not boto3
+
     return boto3.client("athena", region_name=os.environ.get("AWS_REGION") or None)
 
 
@@ -120,13 +133,19 @@ class AthenaLake:
             raise AthenaQueryError(f"query {execution_id} {status['State']}: {reason}")
         return execution["QueryExecution"]
 
-    def query(self, sql: str) -> QueryResult:
-        """Runs ``sql``, the views it reads inlined, and returns every row."""
-        return self.query_many({"query": sql})["query"]
+    def query(self, sql: str, partitions: PartitionsByTable | None = None) -> QueryResult:
+        """Runs ``sql``, the views it reads inlined, and returns every row; with
+        ``partitions``, over those only (see :func:`athena_query_text`)."""
+        return self.query_many({"query": sql}, partitions)["query"]
 
-    def query_many(self, queries: dict[str, str]) -> dict[str, QueryResult]:
+    def query_many(
+        self, queries: dict[str, str], partitions: PartitionsByTable | None = None
+    ) -> dict[str, QueryResult]:
         """Starts every query, then collects each: Athena runs them side by side."""
-        started = {name: self.start(athena_query_text(sql)) for name, sql in queries.items()}
+        started = {
+            name: self.start(athena_query_text(sql, partitions, self.settings.database))
+            for name, sql in queries.items()
+        }
         for execution_id in started.values():
             self.wait(execution_id)
         return {name: self.results(execution_id) for name, execution_id in started.items()}

@@ -21,15 +21,17 @@ class QueryResult:
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> "QueryResult":
-        columns = table.column_names
-        return cls(columns, [tuple(row[c] for c in columns) for row in table.to_pylist()])
+        columns = [column.to_pylist() for column in table.columns]
+        return cls(table.column_names, list(zip(*columns, strict=True)) if columns else [])
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as objects with JSON-ready values: dates and times in ISO 8601."""
-        return [
-            {column: _json_value(value) for column, value in zip(self.columns, row, strict=True)}
-            for row in self.rows
+        # A column holds one type: values that JSON takes as they are are not looked at again.
+        converted = [
+            [_json_value(value) for value in column] if _needs_converting(column) else column
+            for column in zip(*self.rows, strict=True)
         ]
+        return [dict(zip(self.columns, row, strict=True)) for row in zip(*converted, strict=True)]
 
     def format(self, output_format: str) -> str:
         if output_format == "json":
@@ -67,6 +69,10 @@ class QueryResult:
         count = len(self.rows)
         lines.append(f"({count} row{'' if count == 1 else 's'})")
         return "\n".join(lines) + "\n"
+
+
+def _needs_converting(column: tuple) -> bool:
+    return any(isinstance(value, dt.date | float) for value in column)
 
 
 def _json_value(value: Any) -> Any:

@@ -2,7 +2,8 @@
 -- share none are left out): the share of this playlist's tracks, and the Jaccard index
 -- (shared tracks over the tracks of either).
 -- order by: playlist, week, other_playlist
--- dashboard: history
+-- dashboard: latest week
+-- reads: every playlist
 WITH tracks AS (
     SELECT DISTINCT playlist, week, song_id
     FROM playlist_entries

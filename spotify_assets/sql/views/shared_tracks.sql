@@ -2,6 +2,7 @@
 -- their first position in each (counting from 0).
 -- order by: playlist, week, other_playlist, position
 -- dashboard: latest week
+-- reads: every playlist
 WITH tracks AS (
     SELECT playlist, week, song_id, MIN(position) AS position
     FROM playlist_entries
