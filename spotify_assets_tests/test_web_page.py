@@ -181,18 +181,22 @@ def test_the_columns_are_the_serving_tables_columns():
 
 def test_the_keys_indexes_and_names_are_the_dynamodb_tables():
     for table, definition in SERVING_TABLES.items():
-        if table != constants.PLAYLIST_ENTRIES:
-            assert definition.key_names == (tables.ENTITY_KEYS[table],)
+        assert tables.table_name("p_", table) == definition.table_name("p_")
+        if table == constants.PLAYLIST_ENTRIES:
+            continue
+        assert definition.key_names == (tables.ENTITY_KEYS[table],)
         for index in definition.indexes:
             assert tables.INDEXES[(table, index.partition_key.name)] == index.name
             assert index.projection == "ALL"  # the API returns whole rows from an index
-        assert tables.table_name("p_", table) == definition.table_name("p_")
-    assert len(tables.INDEXES) == sum(len(t.indexes) for t in SERVING_TABLES.values())
-    assert tables.PLAYLIST_VERSIONS in ALL_TABLES
-    assert SERVING_TABLES[constants.PLAYLIST_ENTRIES].key_names == (
-        tables.PLAYLIST_ID,
-        tables.POSITION,
+    entries = SERVING_TABLES[constants.PLAYLIST_ENTRIES]
+    assert len(tables.INDEXES) == sum(len(t.indexes) for t in SERVING_TABLES.values()) - len(
+        entries.indexes
     )
+    assert tables.PLAYLIST_VERSIONS in ALL_TABLES
+    assert entries.key_names == (tables.PLAYLIST_ID, "entry_id")
+    [in_order] = [index for index in entries.indexes if index.local]
+    assert (in_order.name, in_order.sort_key.name) == (tables.ENTRIES_IN_ORDER, tables.ORDER_KEY)
+    assert in_order.projection == "ALL"
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,18 @@ RUN_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "BatchGetItem": ("dynamodb:BatchGetItem",),
         "GetItem": ("dynamodb:GetItem",),
         "PutItem": ("dynamodb:PutItem",),
+        "DeleteItem": ("dynamodb:DeleteItem",),
+        "UpdateItem": ("dynamodb:UpdateItem",),
         "Query": ("dynamodb:Query",),
         "Scan": ("dynamodb:Scan",),
-        # A transaction needs the actions of what it holds: puts and deletes.
-        "TransactWriteItems": ("dynamodb:PutItem", "dynamodb:DeleteItem"),
+        # A transaction needs the actions of what it holds: puts, updates, deletes and the check
+        # of the writer's lease.
+        "TransactWriteItems": (
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+        ),
     },
     # The analytics assets run the SQL views on Athena (spotify_assets/sql/athena.py).
     "athena": {

@@ -13,12 +13,14 @@ class TableMismatchError(RuntimeError):
 
 def _differences(table: Table, prefix: str, description: dict) -> list[str]:
     wanted = table.create_table_request(prefix)
+    kinds = ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
     found_indexes = {
         index["IndexName"]: index["KeySchema"]
-        for index in description.get("GlobalSecondaryIndexes", [])
+        for kind in kinds
+        for index in description.get(kind, [])
     }
     wanted_indexes = {
-        index["IndexName"]: index["KeySchema"] for index in wanted.get("GlobalSecondaryIndexes", [])
+        index["IndexName"]: index["KeySchema"] for kind in kinds for index in wanted.get(kind, [])
     }
     differences = []
     if description["KeySchema"] != wanted["KeySchema"]:

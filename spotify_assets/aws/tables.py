@@ -11,14 +11,31 @@ import pyarrow as pa
 from spotify_assets import constants
 from spotify_assets.io_managers.serving import (
     ENTITY_KEYS,
+    ENTRY_ID,
+    ORDER_KEY,
     PLAYLIST_ID,
-    POSITION,
     serving_schema,
 )
 
-# Bookkeeping beside the serving tables: each playlist's served week and snapshot digest, the
-# version a write of its entries is conditioned on.
+# Bookkeeping beside the serving tables. Each playlist's version item: the served snapshot's
+# week, version number, digest and snapshot id, the weeks each table has served and the keys
+# waiting to be removed; readers read the version, then the entries visible at it.
 PLAYLIST_VERSIONS = "playlist_versions"
+WEEK_COLUMN = "week"
+VERSION = "version"
+# Entries staged by a write of more than one transaction: visible from FROM_VERSION (absent:
+# always) until before TO_VERSION (absent: still).
+FROM_VERSION = "from_version"
+TO_VERSION = "to_version"
+# Which keys' history holds a playlist: ``<table>#<key>`` under the playlist's id.
+PLAYLIST_KEYS = "playlist_keys"
+ENTITY = "entity"
+# One writer at a time per entity table and per playlist's entries: an item per lease, held
+# until it expires.
+LEASES = "leases"
+LEASE_NAME = "lease"
+LEASE_TOKEN = "token"
+LEASE_EXPIRES = "expires"
 # On-demand capacity: weekly bursts of a few thousand writes, idle in between.
 BILLING_MODE = "PAY_PER_REQUEST"
 STRING = "S"
@@ -39,8 +56,14 @@ class Index:
 
     name: str
     partition_key: Key
+    sort_key: Key | None = None
+    local: bool = False  # a local secondary index: the table's partition key, this sort key
     # Every attribute: readers of songs by album want the songs, not keys to look up one by one.
     projection: str = "ALL"
+
+    @property
+    def keys(self) -> tuple[Key, Key | None]:
+        return (self.partition_key, self.sort_key)
 
 
 @dataclass(frozen=True)
@@ -50,7 +73,7 @@ class Table:
     name: str
     partition_key: Key
     sort_key: Key | None = None
-    indexes: tuple[Index, ...] = ()
+    indexes: tuple[Index, ...] = ()  # global and local secondary indexes
 
     def table_name(self, prefix: str) -> str:
         return f"{prefix}{self.name}"
@@ -65,9 +88,8 @@ class Table:
             [(self.sort_key, "RANGE")] if self.sort_key else []
         )
         attributes = {key.name: key.type for key, _ in keys}
-        attributes.update(
-            {index.partition_key.name: index.partition_key.type for index in self.indexes}
-        )
+        for index in self.indexes:
+            attributes.update({key.name: key.type for key in index.keys if key is not None})
         request = {
             "TableName": self.table_name(prefix),
             "BillingMode": BILLING_MODE,
@@ -76,15 +98,21 @@ class Table:
                 {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
             ],
         }
-        if self.indexes:
-            request["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": index.name,
-                    "KeySchema": [{"AttributeName": index.partition_key.name, "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": index.projection},
-                }
-                for index in self.indexes
-            ]
+        for kind, local in (("GlobalSecondaryIndexes", False), ("LocalSecondaryIndexes", True)):
+            indexes = [index for index in self.indexes if index.local == local]
+            if indexes:
+                request[kind] = [
+                    {
+                        "IndexName": index.name,
+                        "KeySchema": [
+                            {"AttributeName": key.name, "KeyType": key_type}
+                            for key, key_type in zip(index.keys, ("HASH", "RANGE"), strict=True)
+                            if key is not None
+                        ],
+                        "Projection": {"ProjectionType": index.projection},
+                    }
+                    for index in indexes
+                ]
         return request
 
 
@@ -109,13 +137,21 @@ SERVING_TABLES: dict[str, Table] = {
         _key(constants.SONGS, ENTITY_KEYS[constants.SONGS]),
         indexes=(_by(constants.SONGS, "album_id"), _by(constants.SONGS, "artist_id")),
     ),
+    # An entry's key does not move with it: a move rewrites its order key, one item; a Query of
+    # by_order returns the playlist in order.
     constants.PLAYLIST_ENTRIES: Table(
         constants.PLAYLIST_ENTRIES,
         _key(constants.PLAYLIST_ENTRIES, PLAYLIST_ID),
-        sort_key=_key(constants.PLAYLIST_ENTRIES, POSITION),
+        sort_key=Key(ENTRY_ID, STRING),
+        indexes=(
+            Index("by_order", Key(PLAYLIST_ID, STRING), Key(ORDER_KEY, STRING), local=True),
+            _by(constants.PLAYLIST_ENTRIES, "song_id"),
+        ),
     ),
 }
 ALL_TABLES: dict[str, Table] = {
     **SERVING_TABLES,
     PLAYLIST_VERSIONS: Table(PLAYLIST_VERSIONS, Key(PLAYLIST_ID, STRING)),
+    PLAYLIST_KEYS: Table(PLAYLIST_KEYS, Key(PLAYLIST_ID, STRING), sort_key=Key(ENTITY, STRING)),
+    LEASES: Table(LEASES, Key(LEASE_NAME, STRING)),
 }

@@ -1,17 +1,18 @@
-"""The serving store in DynamoDB (aws deployment): one table per serving asset, as defined in
-:mod:`spotify_assets.aws.tables`, written by the rules of :mod:`spotify_assets.io_managers.serving`.
+"""The serving store in DynamoDB (aws deployment): the tables of :mod:`spotify_assets.aws.tables`,
+written by the rules of :mod:`spotify_assets.io_managers.serving`.
 
-What it costs: the comparison reads are one BatchGetItem per 100 keys (only the version
-attributes come back); only new and changed items are written. Each entity item is a conditional
-PutItem on the version that was read, from a small thread pool: entities are independent, a
-failed condition costs one item, not a batch, and a plain write costs half a transactional one.
-A playlist's changed entries go in TransactWriteItems of up to 99 entries plus the playlist's
-version item, conditioned on the version read before the entries: no run can mix its entries
-with another's, and a backfill never overwrites a newer week.
+What it costs: reads are one BatchGetItem per 100 keys and a Query per playlist; only items whose
+row or history changed are written, each a PutItem conditioned on the revision that was read, from
+a small thread pool. A playlist's changed entries (at most 97 of them) and its version item go in
+one TransactWriteItems; more are staged: written with the next version's number, invisible to
+readers of the current one, and published by the version item's switch. A reader reads the
+version item, then the entries visible at that version (:func:`visible`).
 """
 
+import json
 import math
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,22 +30,39 @@ from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
 from spotify_assets import constants
-from spotify_assets.aws.tables import ALL_TABLES, PLAYLIST_VERSIONS
+from spotify_assets.aws.tables import (
+    ALL_TABLES,
+    ENTITY,
+    FROM_VERSION,
+    LEASE_EXPIRES,
+    LEASE_NAME,
+    LEASE_TOKEN,
+    LEASES,
+    PLAYLIST_KEYS,
+    PLAYLIST_VERSIONS,
+    TO_VERSION,
+    VERSION,
+    WEEK_COLUMN,
+)
 from spotify_assets.io_managers.serving import (
     ENTITY_KEYS,
+    ENTRY_ID,
     HASH_COLUMN,
-    KEEP_EARLIEST,
+    HISTORY_COLUMN,
+    ORDER_KEY,
     PLAYLIST_ID,
-    POSITION,
-    SNAPSHOT_COLUMNS,
-    WEEK_COLUMN,
+    REFERENCED_BY,
+    ConcurrentWriteError,
+    EntityItem,
+    PlaylistRecord,
     ServingIOManager,
     ServingStore,
     ServingStoreError,
-    StoredVersion,
+    entry_columns,
     serving_schema,
     table_from_plain_rows,
 )
+from spotify_assets.transforms.serving_state import POSITION, SNAPSHOT_COLUMNS, StoredEntry
 
 ITEM_SIZE_LIMIT = 400 * 1024
 BATCH_GET_LIMIT = 100
@@ -56,7 +74,7 @@ THROTTLING_CODES = (
     "RequestLimitExceeded",
 )
 RETRYABLE_CANCELLATIONS = ("TransactionConflict", "ThrottlingError", *THROTTLING_CODES)
-REVISION = "revision"  # playlist_versions: changes with every write of the playlist's entries
+REVISION = "revision"  # an entity item's: changes with every write of it
 SERIALIZER = TypeSerializer()
 DESERIALIZER = TypeDeserializer()
 
@@ -130,7 +148,11 @@ def chunked(items: list, count: int) -> Iterator[list]:
 
 
 class DynamoDBServingStore(ServingStore):
-    """The serving tables in DynamoDB; ``client`` is a boto3 DynamoDB client."""
+    """The serving tables in DynamoDB; ``client`` is a boto3 DynamoDB client.
+
+    Writers of one entity table, or of one playlist's entries, take turns through a lease item
+    (``leases`` table) that expires after ``lease_seconds``, so a killed writer holds nobody up
+    for longer; entity items are written conditionally on the revision that was read."""
 
     def __init__(
         self,
@@ -140,6 +162,7 @@ class DynamoDBServingStore(ServingStore):
         retries: int = 8,
         backoff_base: float = 0.05,
         backoff_cap: float = 5.0,
+        lease_seconds: float = 300.0,
     ):
         self.client = client
         self.table_prefix = table_prefix
@@ -147,6 +170,8 @@ class DynamoDBServingStore(ServingStore):
         self.retries = retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.lease_seconds = lease_seconds
+        self._local = threading.local()
 
     def table_name(self, table: str) -> str:
         return ALL_TABLES[table].table_name(self.table_prefix)
@@ -159,8 +184,7 @@ class DynamoDBServingStore(ServingStore):
             largest = max(item, key=lambda name: item_size({name: item[name]}))
             raise ItemTooLargeError(
                 f"the {table} item {key} would be about {size:,} bytes, over DynamoDB's limit of "
-                f"{ITEM_SIZE_LIMIT:,} (largest attribute: {largest}); no {table} item of this "
-                "partition was written, and the lake keeps the row"
+                f"{ITEM_SIZE_LIMIT:,} (largest attribute: {largest}); the lake keeps the row"
             )
         return item
 
@@ -189,30 +213,142 @@ class DynamoDBServingStore(ServingStore):
     def _retry_delays(self) -> Iterator[float]:
         return backoff_delays(self.retries, self.backoff_base, self.backoff_cap)
 
-    # --- reads ---------------------------------------------------------------------------------
+    def _call(self, table: str, operation: str, **arguments) -> dict:
+        with self._clear_errors(table):
+            return getattr(self.client, operation)(**arguments)
 
-    def stored_versions(self, table: str, keys: Iterable[str]) -> dict[str, StoredVersion]:
-        key = ENTITY_KEYS[table]
-        earliest_column = KEEP_EARLIEST.get(table)
-        attributes = [key, WEEK_COLUMN, HASH_COLUMN, *filter(None, [earliest_column])]
-        names = {f"#a{index}": name for index, name in enumerate(attributes)}
-        earliest_schema = pa.schema(
-            [serving_schema(table).field(earliest_column)] if earliest_column else []
+    # --- leases --------------------------------------------------------------------------------
+
+    def _leases(self) -> dict[str, str]:
+        if not hasattr(self._local, "leases"):
+            self._local.leases = {}
+        return self._local.leases
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        leases = self._leases()
+        if name in leases:
+            yield
+            return
+        token = uuid.uuid4().hex
+        waited = 0.0
+        while True:
+            now = time.time()
+            try:
+                self._call(
+                    LEASES,
+                    "put_item",
+                    TableName=self.table_name(LEASES),
+                    Item={
+                        LEASE_NAME: {"S": name},
+                        LEASE_TOKEN: {"S": token},
+                        LEASE_EXPIRES: {"N": str(now + self.lease_seconds)},
+                    },
+                    ConditionExpression="attribute_not_exists(#n) OR #e < :now",
+                    ExpressionAttributeNames={"#n": LEASE_NAME, "#e": LEASE_EXPIRES},
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+                break
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+            if waited > self.lease_seconds:
+                raise ConcurrentWriteError(
+                    f"another run has been writing {name} for {waited:.0f} s (its lease has not "
+                    "expired); run the partition again"
+                )
+            delay = random.uniform(0.05, 0.5)
+            time.sleep(delay)
+            waited += delay
+        leases[name] = token
+        try:
+            yield
+        finally:
+            del leases[name]
+            try:
+                self._call(
+                    LEASES,
+                    "delete_item",
+                    TableName=self.table_name(LEASES),
+                    Key={LEASE_NAME: {"S": name}},
+                    ConditionExpression="#t = :t",
+                    ExpressionAttributeNames={"#t": LEASE_TOKEN},
+                    ExpressionAttributeValues={":t": {"S": token}},
+                )
+            except ClientError as error:  # it expired and another writer took it
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+    def _lease_check(self, name: str) -> dict:
+        """A transaction's check that this writer still holds the lease ``name``."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name(LEASES),
+                "Key": {LEASE_NAME: {"S": name}},
+                "ConditionExpression": "#t = :t",
+                "ExpressionAttributeNames": {"#t": LEASE_TOKEN},
+                "ExpressionAttributeValues": {":t": {"S": self._leases()[name]}},
+            }
+        }
+
+    # --- playlist records ----------------------------------------------------------------------
+
+    def playlist_record(self, playlist_id: str) -> PlaylistRecord:
+        item = self._call(
+            PLAYLIST_VERSIONS,
+            "get_item",
+            TableName=self.table_name(PLAYLIST_VERSIONS),
+            Key={PLAYLIST_ID: {"S": playlist_id}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        values = {name: DESERIALIZER.deserialize(value) for name, value in item.items()}
+        record = PlaylistRecord(
+            playlist_id,
+            week=values.get(WEEK_COLUMN),
+            version=int(values.get(VERSION, 0)),
+            entries_digest=values.get(HASH_COLUMN),
+            snapshot={c: values[c] for c in SNAPSHOT_COLUMNS if c in values},
         )
-        versions = {}
+        for table in constants.SERVING_TABLES:
+            record.weeks[table] = json.loads(values.get(f"weeks_{table}", "{}"))
+            record.orphans[table] = json.loads(values.get(f"orphans_{table}", "[]"))
+        return record
+
+    def save_table_record(self, record: PlaylistRecord, table: str) -> None:
+        self._call(
+            PLAYLIST_VERSIONS,
+            "update_item",
+            TableName=self.table_name(PLAYLIST_VERSIONS),
+            Key={PLAYLIST_ID: {"S": record.playlist_id}},
+            UpdateExpression="SET #w = :w, #o = :o",
+            ExpressionAttributeNames={"#w": f"weeks_{table}", "#o": f"orphans_{table}"},
+            ExpressionAttributeValues={
+                ":w": {"S": json.dumps(record.weeks.get(table, {}), sort_keys=True)},
+                ":o": {"S": json.dumps(record.orphans.get(table, []))},
+            },
+        )
+
+    # --- entities ------------------------------------------------------------------------------
+
+    def entity_items(self, table: str, keys: Iterable[str]) -> dict[str, EntityItem]:
+        key_column = ENTITY_KEYS[table]
+        table_schema = serving_schema(table)
+        items = {}
         for chunk in chunked(list(dict.fromkeys(keys)), BATCH_GET_LIMIT):
             request = {
-                "Keys": [{key: {"S": value}} for value in chunk],
-                "ProjectionExpression": ", ".join(names),
-                "ExpressionAttributeNames": names,
+                "Keys": [{key_column: {"S": value}} for value in chunk],
                 "ConsistentRead": True,
             }
-            for item in self._batch_get(table, request):
-                earliest = from_item(item, earliest_schema)[0] if earliest_column else None
-                versions[item[key]["S"]] = StoredVersion(
-                    item[WEEK_COLUMN]["S"], item[HASH_COLUMN]["S"], earliest
+            for found in self._batch_get(table, request):
+                row = dict(zip(table_schema.names, from_item(found, table_schema), strict=True))
+                item = EntityItem(
+                    row[key_column],
+                    row,
+                    found.get(HASH_COLUMN, {}).get("S"),
+                    revision=found.get(REVISION, {}).get("S"),
                 )
-        return versions
+                items[item.key] = item.load_history(found.get(HISTORY_COLUMN, {}).get("S"))
+        return items
 
     def _batch_get(self, table: str, request: dict) -> list[dict]:
         """Every item of one BatchGetItem, asking again for the keys DynamoDB left unprocessed."""
@@ -221,8 +357,7 @@ class DynamoDBServingStore(ServingStore):
         items: list[dict] = []
         delays = self._retry_delays()
         while True:
-            with self._clear_errors(table):
-                response = self.client.batch_get_item(RequestItems=pending)
+            response = self._call(table, "batch_get_item", RequestItems=pending)
             items += response.get("Responses", {}).get(name, [])
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
@@ -235,46 +370,22 @@ class DynamoDBServingStore(ServingStore):
                 )
             time.sleep(delay)
 
-    def _version_item(self, playlist_id: str) -> dict | None:
-        with self._clear_errors(PLAYLIST_VERSIONS):
-            response = self.client.get_item(
-                TableName=self.table_name(PLAYLIST_VERSIONS),
-                Key={PLAYLIST_ID: {"S": playlist_id}},
-                ConsistentRead=True,
-            )
-        return response.get("Item")
-
-    def playlist_version(self, playlist_id: str) -> StoredVersion | None:
-        item = self._version_item(playlist_id)
-        if item is None:
-            return None
-        return StoredVersion(
-            week=item[WEEK_COLUMN]["S"],
-            row_hash=item.get(HASH_COLUMN, {}).get("S"),  # absent while a write is under way
-            revision=item[REVISION]["S"],
+    def playlist_keys(self, table: str, playlist_id: str) -> set[str]:
+        items = self._paginate(
+            "query",
+            PLAYLIST_KEYS,
+            {
+                "TableName": self.table_name(PLAYLIST_KEYS),
+                "KeyConditionExpression": "#p = :p AND begins_with(#e, :t)",
+                "ExpressionAttributeNames": {"#p": PLAYLIST_ID, "#e": ENTITY},
+                "ExpressionAttributeValues": {
+                    ":p": {"S": playlist_id},
+                    ":t": {"S": f"{table}#"},
+                },
+                "ConsistentRead": True,
+            },
         )
-
-    def stored_entries(self, playlist_id: str) -> dict[int, str]:
-        items = self._query_entries(playlist_id, projection=[POSITION, HASH_COLUMN])
-        return {int(item[POSITION]["N"]): item[HASH_COLUMN]["S"] for item in items}
-
-    def _query_entries(self, playlist_id: str, projection: list[str] | None = None) -> list[dict]:
-        arguments = {
-            "TableName": self.table_name(constants.PLAYLIST_ENTRIES),
-            "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": PLAYLIST_ID},
-            "ExpressionAttributeValues": {":p": {"S": playlist_id}},
-            "ConsistentRead": True,
-        }
-        if projection:
-            names = {f"#a{index}": name for index, name in enumerate(projection)}
-            arguments["ProjectionExpression"] = ", ".join(names)
-            arguments["ExpressionAttributeNames"].update(names)
-        return self._paginate("query", constants.PLAYLIST_ENTRIES, arguments)
-
-    def _scan(self, table: str) -> list[dict]:
-        arguments = {"TableName": self.table_name(table), "ConsistentRead": True}
-        return self._paginate("scan", table, arguments)
+        return {item[ENTITY]["S"].split("#", 1)[1] for item in items}
 
     def _paginate(self, operation: str, table: str, arguments: dict) -> list[dict]:
         items = []
@@ -283,125 +394,262 @@ class DynamoDBServingStore(ServingStore):
                 items += page["Items"]
         return items
 
-    def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
-        table_schema = serving_schema(table)
-        if table == constants.PLAYLIST_ENTRIES and playlist_id is not None:
-            items = self._query_entries(playlist_id)
-        else:
-            items = self._scan(table)
-        if table == constants.PLAYLIST_ENTRIES:
-            # The snapshot's columns are kept once, on the playlist's version item.
-            if playlist_id is not None:
-                versions = [self._version_item(playlist_id) or {}]
-            else:
-                versions = self._scan(PLAYLIST_VERSIONS)
-            snapshots = {
-                version[PLAYLIST_ID]["S"]: {c: version[c] for c in SNAPSHOT_COLUMNS if c in version}
-                for version in versions
-                if version
-            }
-            items = [{**item, **snapshots.get(item[PLAYLIST_ID]["S"], {})} for item in items]
-        records = [from_item(item, table_schema) for item in items]
-        key_columns = [table_schema.names.index(name) for name in ALL_TABLES[table].key_names]
-        records.sort(key=lambda record: [record[index] for index in key_columns])
-        return table_from_plain_rows(records, table_schema)
-
-    # --- writes --------------------------------------------------------------------------------
-
-    def put_entities(
-        self, table: str, rows: list[dict], expected: Mapping[str, StoredVersion]
-    ) -> set[str]:
-        key = ENTITY_KEYS[table]
+    def write_entity_items(self, table, playlist_id, items, deletes, keys_added, keys_dropped):
+        key_column = ENTITY_KEYS[table]
         name = self.table_name(table)
-        items = [(row[key], self._item(table, row)) for row in rows]  # every size checked first
+        columns = serving_schema(table).names
 
-        def put(key_value: str, item: dict) -> str | None:
-            version = expected.get(key_value)
-            if version is None:
-                condition = {
+        def condition(item: EntityItem) -> dict:
+            if item.revision is None:
+                return {
                     "ConditionExpression": "attribute_not_exists(#k)",
-                    "ExpressionAttributeNames": {"#k": key},
+                    "ExpressionAttributeNames": {"#k": key_column},
                 }
-            else:
-                condition = {
-                    "ConditionExpression": "#w = :w AND #h = :h",
-                    "ExpressionAttributeNames": {"#w": WEEK_COLUMN, "#h": HASH_COLUMN},
-                    "ExpressionAttributeValues": {
-                        ":w": {"S": version.week},
-                        ":h": {"S": version.row_hash},
+            return {
+                "ConditionExpression": "#r = :r",
+                "ExpressionAttributeNames": {"#r": REVISION},
+                "ExpressionAttributeValues": {":r": {"S": item.revision}},
+            }
+
+        puts = [
+            (
+                item,
+                self._item(
+                    table,
+                    {
+                        **{c: item.row.get(c) for c in columns},
+                        HASH_COLUMN: item.row_hash,
+                        HISTORY_COLUMN: item.history_json(),
+                        REVISION: uuid.uuid4().hex,
                     },
-                }
+                ),
+            )
+            for item in items
+        ]  # every size checked before the first write
+        keys_table = self.table_name(PLAYLIST_KEYS)
+
+        def entity_key(key: str) -> dict:
+            return {PLAYLIST_ID: {"S": playlist_id}, ENTITY: {"S": f"{table}#{key}"}}
+
+        calls = [
+            (table, "put_item", {"TableName": name, "Item": new, **condition(item)})
+            for item, new in puts
+        ]
+        calls += [
+            (
+                table,
+                "delete_item",
+                {"TableName": name, "Key": {key_column: {"S": item.key}}, **condition(item)},
+            )
+            for item in deletes
+        ]
+        calls += [
+            (PLAYLIST_KEYS, "put_item", {"TableName": keys_table, "Item": entity_key(key)})
+            for key in keys_added
+        ]
+        calls += [
+            (PLAYLIST_KEYS, "delete_item", {"TableName": keys_table, "Key": entity_key(key)})
+            for key in keys_dropped
+        ]
+
+        def call(target: str, operation: str, arguments: dict) -> None:
             try:
-                with self._clear_errors(table):
-                    self.client.put_item(TableName=name, Item=item, **condition)
+                self._call(target, operation, **arguments)
             except ClientError as error:
                 if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    return key_value
+                    raise ConcurrentWriteError(
+                        f"another writer changed a {table} item meanwhile; run the partition again"
+                    ) from error
                 raise
-            return None
 
-        if not items:
-            return set()
+        self._in_parallel(call, calls)
+
+    def _in_parallel(self, function, calls: list[tuple]) -> None:
+        if not calls:
+            return
         pool = ThreadPoolExecutor(max_workers=self.write_threads)
         try:
-            futures = [pool.submit(put, key_value, item) for key_value, item in items]
-            return {future.result() for future in futures} - {None}
+            for future in [pool.submit(function, *arguments) for arguments in calls]:
+                future.result()
         finally:
             # On a failure the writes not yet started are dropped rather than sent.
             pool.shutdown(cancel_futures=True)
 
-    def write_playlist_entries(
-        self,
-        playlist_id: str,
-        puts: list[dict],
-        deletes: list[int],
-        version: StoredVersion,
-        expected: StoredVersion | None,
-        snapshot: Mapping[str, object],
-    ) -> bool:
-        entries = self.table_name(constants.PLAYLIST_ENTRIES)
-        changes = [
-            {"Put": {"TableName": entries, "Item": self._item(constants.PLAYLIST_ENTRIES, row)}}
-            for row in [{k: v for k, v in row.items() if k not in SNAPSHOT_COLUMNS} for row in puts]
-        ]
-        changes += [
+    def referenced(self, table: str, keys: Iterable[str]) -> set[str]:
+        found = set()
+        for key in dict.fromkeys(keys):
+            for other, column in REFERENCED_BY[table]:
+                response = self._call(
+                    other,
+                    "query",
+                    TableName=self.table_name(other),
+                    IndexName=f"by_{column.removesuffix('_id')}",
+                    KeyConditionExpression="#c = :v",
+                    ExpressionAttributeNames={"#c": column},
+                    ExpressionAttributeValues={":v": {"S": key}},
+                    Limit=1,
+                )
+                if response["Items"]:
+                    found.add(key)
+                    break
+        return found
+
+    # --- entries -------------------------------------------------------------------------------
+
+    def _entry_items(self, playlist_id: str) -> list[dict]:
+        return self._paginate(
+            "query",
+            constants.PLAYLIST_ENTRIES,
             {
-                "Delete": {
-                    "TableName": entries,
-                    "Key": {PLAYLIST_ID: {"S": playlist_id}, POSITION: {"N": str(position)}},
-                }
-            }
-            for position in deletes
+                "TableName": self.table_name(constants.PLAYLIST_ENTRIES),
+                "KeyConditionExpression": "#p = :p",
+                "ExpressionAttributeNames": {"#p": PLAYLIST_ID},
+                "ExpressionAttributeValues": {":p": {"S": playlist_id}},
+                "ConsistentRead": True,
+            },
+        )
+
+    def stored_entries(self, playlist_id: str, version: int) -> list[StoredEntry]:
+        columns = entry_columns()
+        entry_schema = pa.schema(
+            [serving_schema(constants.PLAYLIST_ENTRIES).field(c) for c in columns]
+        )
+        entries = [
+            StoredEntry(
+                item[ENTRY_ID]["S"],
+                item[ORDER_KEY]["S"],
+                dict(zip(columns, from_item(item, entry_schema), strict=True)),
+            )
+            for item in self._entry_items(playlist_id)
+            if visible(item, version)
         ]
-        transactions = list(self._transactions(changes)) or [[]]
-        previous = expected
-        for index, transaction in enumerate(transactions):
-            header = {
-                PLAYLIST_ID: {"S": playlist_id},
-                WEEK_COLUMN: {"S": version.week},
-                REVISION: {"S": uuid.uuid4().hex},
-                **to_item(snapshot),
+        return sorted(entries, key=lambda entry: entry.order_key)
+
+    def publish_entries(self, record, plan, previous_version):
+        table = constants.PLAYLIST_ENTRIES
+        name = self.table_name(table)
+        lease = f"{table}/{record.playlist_id}"
+        new_version = record.version
+
+        def key(entry_id: str) -> dict:
+            return {PLAYLIST_ID: {"S": record.playlist_id}, ENTRY_ID: {"S": entry_id}}
+
+        def put(entry: StoredEntry, **versions) -> dict:
+            row = {
+                PLAYLIST_ID: record.playlist_id,
+                ENTRY_ID: entry.entry_id,
+                ORDER_KEY: entry.order_key,
+                **entry.row,
+                **versions,
             }
-            if index == len(transactions) - 1:
-                # Only the last transaction marks the snapshot complete: a run that dies half
-                # way leaves no digest, so its re-run writes the rest instead of skipping.
-                header[HASH_COLUMN] = {"S": version.row_hash}
-            put_header = {"TableName": self.table_name(PLAYLIST_VERSIONS), "Item": header}
-            if previous is None:
-                put_header["ConditionExpression"] = "attribute_not_exists(#p)"
-                put_header["ExpressionAttributeNames"] = {"#p": PLAYLIST_ID}
+            return {"Put": {"TableName": name, "Item": self._item(table, row)}}
+
+        def set_to(entry_id: str, version: int | None) -> dict:
+            update = {"TableName": name, "Key": key(entry_id)}
+            if version is None:
+                update["UpdateExpression"] = "REMOVE #to"
             else:
-                put_header["ConditionExpression"] = "#r = :r"
-                put_header["ExpressionAttributeNames"] = {"#r": REVISION}
-                put_header["ExpressionAttributeValues"] = {":r": {"S": previous.revision}}
-            if not self._transact([{"Put": put_header}, *transaction]):
-                return False
-            previous = StoredVersion(version.week, None, revision=header[REVISION]["S"])
-        return True
+                update["UpdateExpression"] = "SET #to = :to"
+                update["ExpressionAttributeValues"] = {":to": {"N": str(version)}}
+            update["ExpressionAttributeNames"] = {"#to": TO_VERSION}
+            return {"Update": update}
+
+        # What a writer that died left behind: invisible entries, marks of removal never
+        # published, and entries no reader of the current or the previous version sees.
+        cleanup = []
+        for item in self._entry_items(record.playlist_id):
+            entry_id = item[ENTRY_ID]["S"]
+            if int(item.get(FROM_VERSION, {}).get("N", 0)) > previous_version:
+                cleanup.append({"Delete": {"TableName": name, "Key": key(entry_id)}})
+            elif TO_VERSION in item and int(item[TO_VERSION]["N"]) > previous_version:
+                cleanup.append(set_to(entry_id, None))
+            elif TO_VERSION in item and int(item[TO_VERSION]["N"]) < previous_version:
+                cleanup.append({"Delete": {"TableName": name, "Key": key(entry_id)}})
+        in_place = [
+            *(put(entry) for entry in [*plan.puts, *plan.updates]),
+            *({"Delete": {"TableName": name, "Key": key(e.entry_id)}} for e in plan.deletes),
+        ]
+        if len(cleanup) + len(in_place) <= TRANSACTION_ITEMS - 2:
+            # One transaction: readers see the old snapshot or the new one.
+            self._transact(
+                [
+                    self._lease_check(lease),
+                    *cleanup,
+                    *in_place,
+                    self._flip(record, previous_version),
+                ]
+            )
+            return
+        # Too many for one transaction: the new entries are written invisible to readers of the
+        # current version and the removed ones marked, then the version item switches them.
+        staged = [put(entry, **{FROM_VERSION: new_version}) for entry in plan.puts]
+        for entry in plan.updates:
+            staged.append(set_to(entry.entry_id, new_version))
+            copy = StoredEntry(uuid.uuid4().hex[:16], entry.order_key, entry.row)
+            staged.append(put(copy, **{FROM_VERSION: new_version}))
+        staged += [set_to(entry.entry_id, new_version) for entry in plan.deletes]
+        for group in self._transactions([*cleanup, *staged]):
+            self._transact([self._lease_check(lease), *group])
+        self._transact([self._lease_check(lease), self._flip(record, previous_version)])
+
+    def _flip(self, record: PlaylistRecord, previous_version: int) -> dict:
+        """The write that publishes the record's snapshot: its week, version and digest."""
+        values = {
+            ":week": {"S": record.week},
+            ":version": {"N": str(record.version)},
+            ":digest": {"S": record.entries_digest},
+            ":weeks": {"S": json.dumps(record.weeks[constants.PLAYLIST_ENTRIES], sort_keys=True)},
+            ":previous": {"N": str(previous_version)},
+        }
+        names = {
+            "#week": WEEK_COLUMN,
+            "#version": VERSION,
+            "#digest": HASH_COLUMN,
+            "#weeks": f"weeks_{constants.PLAYLIST_ENTRIES}",
+        }
+        assignments = [
+            "#week = :week",
+            "#version = :version",
+            "#digest = :digest",
+            "#weeks = :weeks",
+        ]
+        for index, column in enumerate(SNAPSHOT_COLUMNS):
+            value = record.snapshot.get(column)
+            if value is not None:
+                names[f"#s{index}"] = column
+                values[f":s{index}"] = {"S": value}
+                assignments.append(f"#s{index} = :s{index}")
+        removed = [
+            f"#r{index}"
+            for index, c in enumerate(SNAPSHOT_COLUMNS)
+            if record.snapshot.get(c) is None
+        ]
+        names.update(
+            {
+                f"#r{index}": c
+                for index, c in enumerate(SNAPSHOT_COLUMNS)
+                if record.snapshot.get(c) is None
+            }
+        )
+        expression = (
+            "SET " + ", ".join(assignments) + (f" REMOVE {', '.join(removed)}" if removed else "")
+        )
+        return {
+            "Update": {
+                "TableName": self.table_name(PLAYLIST_VERSIONS),
+                "Key": {PLAYLIST_ID: {"S": record.playlist_id}},
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_not_exists(#version) OR #version = :previous"
+                if previous_version == 0
+                else "#version = :previous",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
 
     @staticmethod
     def _transactions(changes: list[dict]) -> Iterator[list[dict]]:
-        """The changes in groups that fit one transaction beside the playlist's version item."""
+        """The changes in groups that fit one transaction beside the lease check."""
         group: list[dict] = []
         size = 0
         for change in changes:
@@ -417,23 +665,26 @@ class DynamoDBServingStore(ServingStore):
         if group:
             yield group
 
-    def _transact(self, actions: list[dict]) -> bool:
-        """Runs one transaction; False when the playlist's version is no longer the expected one.
-
-        Conflicts with another transaction on the same items and throttled items are retried
-        here (the SDK retries neither: they come back as a cancelled transaction)."""
+    def _transact(self, actions: list[dict]) -> None:
+        """Runs one transaction. A lost lease or a version changed meanwhile raises
+        ConcurrentWriteError; conflicts and throttling are retried here (the SDK retries
+        neither: they come back as a cancelled transaction)."""
         delays = self._retry_delays()
         while True:
             try:
-                with self._clear_errors(constants.PLAYLIST_ENTRIES):
-                    self.client.transact_write_items(TransactItems=actions)
-                return True
+                self._call(
+                    constants.PLAYLIST_ENTRIES, "transact_write_items", TransactItems=actions
+                )
+                return
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return False
+                if "ConditionalCheckFailed" in reasons:
+                    raise ConcurrentWriteError(
+                        "another run published this playlist's entries meanwhile; run the "
+                        "partition again"
+                    ) from error
                 if not set(reasons) & set(RETRYABLE_CANCELLATIONS):
                     raise
                 delay = next(delays, None)
@@ -443,6 +694,48 @@ class DynamoDBServingStore(ServingStore):
                         f"{self.retries + 1} times; run the partition again later"
                     ) from error
                 time.sleep(delay)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def _scan(self, table: str) -> list[dict]:
+        arguments = {"TableName": self.table_name(table), "ConsistentRead": True}
+        return self._paginate("scan", table, arguments)
+
+    def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
+        table_schema = serving_schema(table)
+        if table != constants.PLAYLIST_ENTRIES:
+            records = [from_item(item, table_schema) for item in self._scan(table)]
+            records.sort(key=lambda record: record[0])
+            return table_from_plain_rows(records, table_schema)
+        if playlist_id is not None:
+            playlists = [playlist_id]
+        else:
+            playlists = sorted(item[PLAYLIST_ID]["S"] for item in self._scan(PLAYLIST_VERSIONS))
+        records = []
+        for playlist in playlists:
+            record = self.playlist_record(playlist)
+            for position, entry in enumerate(self.stored_entries(playlist, record.version)):
+                row = {PLAYLIST_ID: playlist, POSITION: position, **entry.row, **record.snapshot}
+                records.append([row.get(name) for name in table_schema.names])
+        return table_from_plain_rows(records, table_schema)
+
+    def clear(self) -> None:
+        for table in ALL_TABLES:
+            key_names = ALL_TABLES[table].key_names
+            for item in self._scan(table):
+                self._call(
+                    table,
+                    "delete_item",
+                    TableName=self.table_name(table),
+                    Key={name: item[name] for name in key_names},
+                )
+
+
+def visible(item: Mapping, version: int) -> bool:
+    """Whether an entry item belongs to the playlist's snapshot at ``version``."""
+    since = int(item.get(FROM_VERSION, {}).get("N", 0))
+    until = item.get(TO_VERSION)
+    return since <= version and (until is None or int(until["N"]) > version)
 
 
 class DynamoDBResource(ResourceWithBoto3Configuration):

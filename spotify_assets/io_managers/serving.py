@@ -1,25 +1,44 @@
-"""The serving store: each entity's latest attributes and each playlist's latest snapshot.
+"""The serving store: each entity's current attributes and each playlist's current snapshot.
 
-The rules, the same for every backend (SQLite here, DynamoDB in aws):
-- entity rows (artists, albums, songs) are upserted by primary key; a row is written only when it
-  is new or its content changed, and never over a row that a newer week wrote;
-- ``songs.song_added`` keeps the earliest ``added_at`` the serving store has seen for the song;
-- a playlist's entries are replaced only by a week at least as new as the stored one, and only
-  the positions that changed are written; positions past the new end are deleted;
-- a partition older than the newest week already served for its playlist writes no entries, and
-  one older than the newest week served for any playlist writes no entity rows (a backfill
-  refreshes the lake, never the current state; an unchanged row is not rewritten, so its stored
-  week alone cannot tell a newer week saw it).
+**The rule** (the same for every backend, SQLite here, DynamoDB in aws): the serving store equals
+what a build from scratch, in chronological order, from the lake would produce
+(:func:`~spotify_assets.transforms.serving_state.chronological_build`), whatever order,
+concurrency and repetition the partitions ran in:
+- an entity row is the one from the newest week that holds its key; within a week, the playlist
+  whose id sorts last wins;
+- ``songs.song_added`` is the earliest ``song_added`` any served partition holds for the song,
+  so correcting a week corrects it; an entity that no served partition holds any more leaves the
+  store (once nothing served refers to it);
+- a playlist's entries are those of its newest served week.
 
-Writes are optimistic: the IO manager reads what is stored, plans, and the store writes only if
-what it read is still there; when another run got there first, the IO manager reads and plans
-again. So two partitions that share songs can run at the same time.
+**How, from the store alone.** Each entity row carries its key's history: for each playlist,
+the runs of its served weeks that held the key, and the rows they held (see
+:mod:`~spotify_assets.transforms.serving_state`); each playlist has a record of the weeks it has
+served, per table. A partition updates the histories of the keys it holds and of those its
+playlist held before, and recomputes a row only from its history. Nothing comes from Dagster's
+event log: wiping ``DAGSTER_HOME`` changes nothing, and wiping the store is repaired by
+``spotify-assets serving rebuild``.
+
+**Costs.** A re-run of an unchanged partition writes nothing; a new week writes the rows whose
+history or attributes changed (a key that stays in a playlist with the same attributes is not
+rewritten) and the entries that changed: an insertion, a removal or a move is one entry write,
+whatever its position (entries carry an order key, position is derived when reading).
+
+**Concurrency and what a reader sees.** Writers of one entity table take turns (SQLite's write
+lock; a lease in DynamoDB), so histories never lose a week; readers never wait. A playlist's new
+snapshot is published at once: on SQLite in one transaction, on DynamoDB in one transaction when
+it changes at most 99 entries, otherwise staged as invisible versions and switched by the
+playlist's version item; a reader reads the version it sees, so it gets the old snapshot or the
+new one, never a mix. The entities a snapshot refers to are written before it (the serving
+assets run artists, albums, songs, then entries) and removed only after nothing served refers to
+them, so every reference a reader follows resolves.
 """
 
-import hashlib
+import json
 import sqlite3
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,24 +48,35 @@ import pyarrow as pa
 
 from spotify_assets import constants
 from spotify_assets.transforms import schema
+from spotify_assets.transforms.serving_state import (
+    ENTITY_KEYS,
+    POSITION,
+    SNAPSHOT_COLUMNS,
+    Contribution,
+    EntriesPlan,
+    ServingState,
+    StoredEntry,
+    digest,
+    plan_entries,
+    row_digest,
+    served_row,
+    split_snapshot,
+    with_week,
+)
 
-ENTITY_KEYS = {
-    constants.ARTISTS: "artist_id",
-    constants.ALBUMS: "album_id",
-    constants.SONGS: "song_id",
-}
-KEEP_EARLIEST = {constants.SONGS: "song_added"}
-# Columns the serving tables add to the lake's columns.
-WEEK_COLUMN = "week"
-HASH_COLUMN = "row_hash"
 PLAYLIST_ID = "playlist_id"
-POSITION = "position"
-# Entry columns holding one value for the whole snapshot (Spotify's snapshot_id): every change to a
-# playlist changes them on every entry, so they are compared and kept once per playlist, with its
-# version, or every position would look changed.
-SNAPSHOT_COLUMNS = ("snapshot_id",)
-# Rounds of read, plan and conditional write before a partition gives up on concurrent writers.
-MAX_WRITE_ROUNDS = 5
+HASH_COLUMN = "row_hash"
+HISTORY_COLUMN = "history"
+ENTRY_ID = "entry_id"
+ORDER_KEY = "order_key"
+# The order a partition's serving tables are written in: what a row refers to comes first.
+SERVING_ORDER = (constants.ARTISTS, constants.ALBUMS, constants.SONGS, constants.PLAYLIST_ENTRIES)
+# Entity rows refer to each other: a key is removed only when no row of these refers to it.
+REFERENCED_BY = {
+    constants.SONGS: [(constants.PLAYLIST_ENTRIES, "song_id")],
+    constants.ALBUMS: [(constants.SONGS, "album_id")],
+    constants.ARTISTS: [(constants.SONGS, "artist_id"), (constants.ALBUMS, "artist_id")],
+}
 
 
 def serving_schema(table: str) -> pa.Schema:
@@ -55,6 +85,15 @@ def serving_schema(table: str) -> pa.Schema:
     if table == constants.PLAYLIST_ENTRIES:
         return pa.schema([pa.field(PLAYLIST_ID, pa.string(), nullable=False), *lake_schema])
     return lake_schema
+
+
+def entry_columns() -> list[str]:
+    """The columns an entry keeps in the store: all but its position and the snapshot's."""
+    return [
+        name
+        for name in schema.TABLE_SCHEMAS[constants.PLAYLIST_ENTRIES].names
+        if name != POSITION and name not in SNAPSHOT_COLUMNS
+    ]
 
 
 def plain_rows(table: pa.Table) -> list[dict]:
@@ -79,35 +118,421 @@ def table_from_plain_rows(records: Sequence[Sequence], table_schema: pa.Schema) 
     return pa.Table.from_arrays(arrays, schema=table_schema)
 
 
-def row_hash(row: dict, columns: Sequence[str]) -> str:
-    """A short digest of a row's values: equal digests mean nothing to write."""
-    text = repr(tuple(row[column] for column in columns))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+# --- what a store holds ---------------------------------------------------------------------
 
 
-def playlist_digest(rows: list[dict]) -> str:
-    """A digest of a whole snapshot of a playlist's entries (rows with their playlist_id)."""
-    columns = serving_schema(constants.PLAYLIST_ENTRIES).names
-    return row_hash({"rows": [tuple(row[c] for c in columns) for row in rows]}, ["rows"])
+@dataclass
+class PlaylistRecord:
+    """A playlist's bookkeeping: the weeks each table has served (week -> digest of what it
+    held), the served snapshot's week, version, digest and snapshot columns, and the keys left
+    without history, waiting until nothing refers to them to be removed."""
+
+    playlist_id: str
+    weeks: dict[str, dict[str, str]] = field(default_factory=dict)
+    week: str | None = None
+    version: int = 0
+    entries_digest: str | None = None
+    snapshot: dict = field(default_factory=dict)
+    orphans: dict[str, list[str]] = field(default_factory=dict)
+
+    def served_weeks(self, table: str) -> list[str]:
+        return sorted(self.weeks.get(table, {}))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "weeks": self.weeks,
+                "week": self.week,
+                "version": self.version,
+                "entries_digest": self.entries_digest,
+                "snapshot": self.snapshot,
+                "orphans": self.orphans,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, playlist_id: str, text: str | None) -> "PlaylistRecord":
+        return cls(playlist_id, **json.loads(text)) if text else cls(playlist_id)
 
 
-@dataclass(frozen=True)
-class StoredVersion:
-    """What the store holds for one key: enough to decide whether to write."""
-
-    week: str
-    row_hash: str | None  # None while a playlist's write is under way (see write_playlist_entries)
-    earliest: object = None  # the stored KEEP_EARLIEST value, where the table has one
-    revision: str | None = None  # an opaque marker a store may use to detect concurrent writers
+SAME_AS_SERVED = "="
 
 
-def same_version(stored: StoredVersion | None, expected: StoredVersion | None) -> bool:
-    """Whether what is stored now is still what a plan was made from."""
-    if stored is None or expected is None:
-        return stored is expected
-    if expected.revision is not None:
-        return stored.revision == expected.revision
-    return (stored.week, stored.row_hash) == (expected.week, expected.row_hash)
+@dataclass
+class EntityItem:
+    """An entity row as stored: the served row (None: not served), its digest, and the key's
+    history: each playlist's runs and the rows they name."""
+
+    key: str
+    row: dict | None = None
+    row_hash: str | None = None
+    runs: dict[str, list] = field(default_factory=dict)  # playlist -> [[first, last, digest]]
+    rows: dict[str, dict] = field(default_factory=dict)  # digest -> row
+    revision: str | None = None  # a store's marker for conditional writes
+
+    def history_json(self) -> str:
+        # The served row is usually one of the history's: kept once, as SAME_AS_SERVED.
+        rows = {
+            name: SAME_AS_SERVED if name == self.row_hash else row
+            for name, row in self.rows.items()
+        }
+        return json.dumps({"runs": self.runs, "rows": rows}, sort_keys=True)
+
+    def load_history(self, text: str | None) -> "EntityItem":
+        history = json.loads(text) if text else {"runs": {}, "rows": {}}
+        self.runs = history["runs"]
+        self.rows = {
+            name: dict(self.row) if row == SAME_AS_SERVED else row
+            for name, row in history["rows"].items()
+        }
+        return self
+
+
+class ServingStoreError(Exception):
+    """A write the serving store refused; the IO manager adds the playlist and the week."""
+
+
+class ConcurrentWriteError(ServingStoreError, RuntimeError):
+    """Another writer held or changed what this one needed; the partition can be run again."""
+
+
+class ServingStore(ABC):
+    """A backend of the serving tables: storage primitives only; the rules live in
+    :class:`ServingWriter`."""
+
+    @abstractmethod
+    def exclusive(self, name: str):
+        """A context in which this writer alone writes ``name`` (an entity table, or a
+        playlist's entries); re-entrant."""
+
+    @abstractmethod
+    def playlist_record(self, playlist_id: str) -> PlaylistRecord: ...
+
+    @abstractmethod
+    def save_table_record(self, record: PlaylistRecord, table: str) -> None:
+        """Writes the record's weeks and orphans of one table, and nothing else of it."""
+
+    @abstractmethod
+    def entity_items(self, table: str, keys: Iterable[str]) -> dict[str, EntityItem]:
+        """The stored items of these keys (with their history) that exist."""
+
+    @abstractmethod
+    def playlist_keys(self, table: str, playlist_id: str) -> set[str]:
+        """The keys whose history holds this playlist."""
+
+    @abstractmethod
+    def write_entity_items(
+        self,
+        table: str,
+        playlist_id: str,
+        items: Sequence[EntityItem],
+        deletes: Sequence[EntityItem],
+        keys_added: set[str],
+        keys_dropped: set[str],
+    ) -> None:
+        """Writes items (row and history) and deletes others, each only if unchanged since it
+        was read (else ConcurrentWriteError), and records which keys' history now holds the
+        playlist (``keys_added``) or no longer does (``keys_dropped``)."""
+
+    @abstractmethod
+    def referenced(self, table: str, keys: Iterable[str]) -> set[str]:
+        """The keys that a served row of another table refers to (see REFERENCED_BY)."""
+
+    @abstractmethod
+    def stored_entries(self, playlist_id: str, version: int) -> list[StoredEntry]:
+        """The playlist's entries at ``version``, in order."""
+
+    @abstractmethod
+    def publish_entries(
+        self, record: PlaylistRecord, plan: EntriesPlan, previous_version: int
+    ) -> None:
+        """Applies the plan and makes ``record`` (its week, version, digest and snapshot) the
+        served one, atomically for readers."""
+
+    @abstractmethod
+    def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
+        """A serving table as readers see it (entries with their positions)."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Empties every serving table (for a rebuild)."""
+
+
+# --- SQLite ---------------------------------------------------------------------------------
+
+LAYOUT_VERSION = 2  # PRAGMA user_version of a store in this module's layout
+
+
+class SQLiteServingStore(ServingStore):
+    """The serving tables in one SQLite file. A write holds the file's write lock from its first
+    read to its commit, so it is one transaction; readers see the last commit.
+
+    The file uses a rollback journal, not WAL: a reader needs nothing but read access to the
+    file, so it can open it from a read-only folder or as another user."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._local = threading.local()
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:
+        return getattr(self._local, "connection", None)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=DELETE")
+        layout = connection.execute("PRAGMA user_version").fetchone()[0]
+        if layout == LAYOUT_VERSION:
+            return connection
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        if layout == 0 and tables & {*constants.SERVING_TABLES, "playlist_versions"}:
+            connection.close()
+            raise ServingStoreError(
+                f"{self.path} holds the serving tables of an older version of spotify_assets; "
+                "rebuild them from the lake: `spotify-assets serving rebuild`"
+            )
+        self._create_tables(connection)
+        return connection
+
+    @staticmethod
+    def _create_tables(connection: sqlite3.Connection) -> None:
+        statements = []
+        for table, key in ENTITY_KEYS.items():
+            columns = [*serving_schema(table).names, HASH_COLUMN, HISTORY_COLUMN]
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)}, PRIMARY KEY ({key}))"
+            )
+        for table, column in (
+            (constants.SONGS, "album_id"),
+            (constants.SONGS, "artist_id"),
+            (constants.ALBUMS, "artist_id"),
+        ):
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {table}_by_{column} ON {table} ({column})"
+            )
+        entries = [PLAYLIST_ID, ENTRY_ID, ORDER_KEY, *entry_columns(), HASH_COLUMN]
+        statements += [
+            f"CREATE TABLE IF NOT EXISTS {constants.PLAYLIST_ENTRIES} ({', '.join(entries)}, "
+            f"PRIMARY KEY ({PLAYLIST_ID}, {ENTRY_ID}))",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS entries_in_order ON {constants.PLAYLIST_ENTRIES} "
+            f"({PLAYLIST_ID}, {ORDER_KEY})",
+            f"CREATE INDEX IF NOT EXISTS entries_by_song ON {constants.PLAYLIST_ENTRIES} (song_id)",
+            "CREATE TABLE IF NOT EXISTS playlist_versions "
+            "(playlist_id PRIMARY KEY, week, version, snapshot_id, record)",
+            "CREATE TABLE IF NOT EXISTS playlist_keys "
+            "(playlist_id, entity_table, entity_key, "
+            "PRIMARY KEY (playlist_id, entity_table, entity_key))",
+            f"PRAGMA user_version = {LAYOUT_VERSION}",
+        ]
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in statements:
+            connection.execute(statement)
+        connection.execute("COMMIT")
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        if self._connection is not None:  # already inside this thread's transaction
+            yield
+            return
+        connection = self._connect()
+        self._local.connection = connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            self._local.connection = None
+            connection.close()
+
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        if self._connection is not None:
+            yield self._connection
+        else:
+            with closing(self._connect()) as connection:
+                yield connection
+
+    def playlist_record(self, playlist_id: str) -> PlaylistRecord:
+        with self._use() as connection:
+            found = connection.execute(
+                "SELECT record FROM playlist_versions WHERE playlist_id = ?", [playlist_id]
+            ).fetchone()
+        return PlaylistRecord.from_json(playlist_id, found[0] if found else None)
+
+    def save_table_record(self, record: PlaylistRecord, table: str) -> None:
+        with self.exclusive(table), self._use() as connection:
+            stored = self.playlist_record(record.playlist_id)
+            stored.weeks[table] = record.weeks.get(table, {})
+            stored.orphans[table] = record.orphans.get(table, [])
+            connection.execute(
+                "INSERT INTO playlist_versions (playlist_id, version, record) VALUES (?, 0, ?) "
+                "ON CONFLICT (playlist_id) DO UPDATE SET record = excluded.record",
+                [record.playlist_id, stored.to_json()],
+            )
+
+    def entity_items(self, table: str, keys: Iterable[str]) -> dict[str, EntityItem]:
+        key_column = ENTITY_KEYS[table]
+        columns = serving_schema(table).names
+        booleans = [f.name for f in serving_schema(table) if pa.types.is_boolean(f.type)]
+        wanted = list(dict.fromkeys(keys))
+        items = {}
+        with self._use() as connection:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found = connection.execute(
+                    f"SELECT {', '.join(columns)}, {HASH_COLUMN}, {HISTORY_COLUMN} FROM {table} "
+                    f"WHERE {key_column} IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for *values, row_hash, history in found:
+                    row = dict(zip(columns, values, strict=True))
+                    for column in booleans:  # SQLite keeps them as 0 and 1
+                        if row[column] is not None:
+                            row[column] = bool(row[column])
+                    item = EntityItem(row[key_column], row, row_hash).load_history(history)
+                    items[item.key] = item
+        return items
+
+    def playlist_keys(self, table: str, playlist_id: str) -> set[str]:
+        with self._use() as connection:
+            found = connection.execute(
+                "SELECT entity_key FROM playlist_keys WHERE playlist_id = ? AND entity_table = ?",
+                [playlist_id, table],
+            )
+            return {row[0] for row in found}
+
+    def write_entity_items(self, table, playlist_id, items, deletes, keys_added, keys_dropped):
+        columns = [*serving_schema(table).names, HASH_COLUMN, HISTORY_COLUMN]
+        with self.exclusive(table), self._use() as connection:
+            connection.executemany(
+                f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
+                [
+                    [*(item.row.get(c) for c in columns[:-2]), item.row_hash, item.history_json()]
+                    for item in items
+                ],
+            )
+            connection.executemany(
+                f"DELETE FROM {table} WHERE {ENTITY_KEYS[table]} = ?",
+                [[item.key] for item in deletes],
+            )
+            connection.executemany(
+                "INSERT OR IGNORE INTO playlist_keys VALUES (?, ?, ?)",
+                [[playlist_id, table, key] for key in keys_added],
+            )
+            connection.executemany(
+                "DELETE FROM playlist_keys "
+                "WHERE playlist_id = ? AND entity_table = ? AND entity_key = ?",
+                [[playlist_id, table, key] for key in keys_dropped],
+            )
+
+    def referenced(self, table: str, keys: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        with self._use() as connection:
+            for other, column in REFERENCED_BY[table]:
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start : start + 500]
+                    rows = connection.execute(
+                        f"SELECT DISTINCT {column} FROM {other} "
+                        f"WHERE {column} IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                    found |= {row[0] for row in rows}
+        return found
+
+    def stored_entries(self, playlist_id: str, version: int) -> list[StoredEntry]:
+        columns = entry_columns()
+        with self._use() as connection:
+            found = connection.execute(
+                f"SELECT {ENTRY_ID}, {ORDER_KEY}, {', '.join(columns)} "
+                f"FROM {constants.PLAYLIST_ENTRIES} WHERE {PLAYLIST_ID} = ? ORDER BY {ORDER_KEY}",
+                [playlist_id],
+            )
+            return [
+                StoredEntry(entry_id, order_key, dict(zip(columns, values, strict=True)))
+                for entry_id, order_key, *values in found
+            ]
+
+    def publish_entries(self, record, plan, previous_version):
+        table = constants.PLAYLIST_ENTRIES
+        columns = [PLAYLIST_ID, ENTRY_ID, ORDER_KEY, *entry_columns(), HASH_COLUMN]
+        with self.exclusive(table), self._use() as connection:
+            stored = connection.execute(
+                "SELECT version FROM playlist_versions WHERE playlist_id = ?",
+                [record.playlist_id],
+            ).fetchone()
+            if (stored[0] if stored else 0) != previous_version:
+                raise ConcurrentWriteError(f"playlist {record.playlist_id} changed meanwhile")
+            # Deletions and moves first: an order key may pass from one entry to another.
+            connection.executemany(
+                f"DELETE FROM {table} WHERE {PLAYLIST_ID} = ? AND {ENTRY_ID} = ?",
+                [[record.playlist_id, e.entry_id] for e in [*plan.deletes, *plan.updates]],
+            )
+            connection.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
+                [
+                    [
+                        record.playlist_id,
+                        entry.entry_id,
+                        entry.order_key,
+                        *(entry.row[c] for c in entry_columns()),
+                        row_digest(entry.row),
+                    ]
+                    for entry in [*plan.updates, *plan.puts]
+                ],
+            )
+            connection.execute(
+                "INSERT INTO playlist_versions (playlist_id, week, version, snapshot_id, record) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (playlist_id) DO UPDATE SET "
+                "week = excluded.week, version = excluded.version, "
+                "snapshot_id = excluded.snapshot_id, record = excluded.record",
+                [
+                    record.playlist_id,
+                    record.week,
+                    record.version,
+                    record.snapshot.get("snapshot_id"),
+                    record.to_json(),
+                ],
+            )
+
+    def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
+        table_schema = serving_schema(table)
+        with self._use() as connection:
+            if table != constants.PLAYLIST_ENTRIES:
+                records = connection.execute(
+                    f"SELECT {', '.join(table_schema.names)} FROM {table} "
+                    f"ORDER BY {ENTITY_KEYS[table]}"
+                ).fetchall()
+                return table_from_plain_rows(records, table_schema)
+            where, parameters = (
+                ("WHERE e.playlist_id = ?", [playlist_id]) if playlist_id else ("", [])
+            )
+            records = connection.execute(
+                f"SELECT e.playlist_id, ROW_NUMBER() OVER (PARTITION BY e.playlist_id "
+                f"ORDER BY e.{ORDER_KEY}) - 1, {', '.join('e.' + c for c in entry_columns())}, "
+                f"v.snapshot_id FROM {table} e JOIN playlist_versions v USING (playlist_id) "
+                f"{where} ORDER BY e.playlist_id, e.{ORDER_KEY}",
+                parameters,
+            ).fetchall()
+        names = [PLAYLIST_ID, POSITION, *entry_columns(), *SNAPSHOT_COLUMNS]
+        order = [names.index(name) for name in table_schema.names]
+        return table_from_plain_rows([[r[i] for i in order] for r in records], table_schema)
+
+    def clear(self) -> None:
+        with self.exclusive("all"), self._use() as connection:
+            for table in [*constants.SERVING_TABLES, "playlist_versions", "playlist_keys"]:
+                connection.execute(f"DELETE FROM {table}")
+
+
+# --- the rules ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -117,7 +542,6 @@ class WriteSummary:
     rows_in: int = 0
     written: int = 0
     unchanged: int = 0
-    kept_newer: int = 0
     deleted: int = 0
     note: str = ""
 
@@ -126,7 +550,6 @@ class WriteSummary:
             "rows_in": self.rows_in,
             "rows_written": self.written,
             "rows_unchanged": self.unchanged,
-            "rows_kept_newer": self.kept_newer,
             "rows_deleted": self.deleted,
         }
         if self.note:
@@ -134,361 +557,202 @@ class WriteSummary:
         return metadata
 
 
-def plan_entity_writes(
-    table: str, rows: list[dict], week: str, stored: dict[str, StoredVersion]
-) -> tuple[list[dict], WriteSummary]:
-    """The rows to write (with their week and hash) and the counts, given what is stored."""
-    key = ENTITY_KEYS[table]
-    earliest_column = KEEP_EARLIEST.get(table)
-    columns = schema.TABLE_SCHEMAS[table].names
-    summary = WriteSummary(rows_in=len(rows))
-    to_write = []
-    for row in rows:
-        version = stored.get(row[key])
-        if version is not None and version.week > week:
-            summary.kept_newer += 1
-            continue
-        if earliest_column and version is not None and version.earliest is not None:
-            incoming = row[earliest_column]
-            earliest = version.earliest if incoming is None else min(incoming, version.earliest)
-            row = {**row, earliest_column: earliest}
-        digest = row_hash(row, columns)
-        if version is not None and version.row_hash == digest:
-            summary.unchanged += 1
-            continue
-        to_write.append({**row, WEEK_COLUMN: week, HASH_COLUMN: digest})
-    summary.written = len(to_write)
-    return to_write, summary
-
-
-@dataclass
-class EntriesPlan:
-    """The changes that turn a playlist's stored entries into a new snapshot."""
-
-    puts: list[dict] = field(default_factory=list)  # changed or new positions, with week and hash
-    deletes: list[int] = field(default_factory=list)  # stored positions the snapshot no longer has
-    unchanged: int = 0
-
-
-def entry_columns() -> list[str]:
-    """The columns that make one entry differ from another: all but the snapshot's."""
-    names = serving_schema(constants.PLAYLIST_ENTRIES).names
-    return [name for name in names if name not in SNAPSHOT_COLUMNS]
-
-
-def plan_playlist_entries(rows: list[dict], week: str, stored: Mapping[int, str]) -> EntriesPlan:
-    """Only the positions whose content changed are written; ``stored`` maps position to hash."""
-    columns = entry_columns()
-    plan = EntriesPlan()
-    for row in rows:
-        digest = row_hash(row, columns)
-        if stored.get(row[POSITION]) == digest:
-            plan.unchanged += 1
-        else:
-            plan.puts.append({**row, WEEK_COLUMN: week, HASH_COLUMN: digest})
-    plan.deletes = sorted(set(stored) - {row[POSITION] for row in rows})
-    return plan
-
-
-class ServingStoreError(Exception):
-    """A write the serving store refused; the IO manager adds the playlist and the week."""
-
-
-class ConcurrentWriteError(ServingStoreError, RuntimeError):
-    """Other runs kept changing the same rows; the partition can simply be run again."""
-
-
-class ServingStore(ABC):
-    """A backend of the serving tables: it reads what is stored and writes only if that is still
-    what was read. The rules live in the IO manager and the ``plan_*`` functions, not here."""
-
-    @abstractmethod
-    def stored_versions(self, table: str, keys: Iterable[str]) -> dict[str, StoredVersion]:
-        """The stored version of each of these keys that exists."""
-
-    @abstractmethod
-    def put_entities(
-        self, table: str, rows: list[dict], expected: Mapping[str, StoredVersion]
-    ) -> set[str]:
-        """Writes each row whose stored version is still ``expected`` (absent: still absent);
-        returns the keys left unwritten because another writer changed them meanwhile."""
-
-    @abstractmethod
-    def playlist_version(self, playlist_id: str) -> StoredVersion | None:
-        """The week and digest of the playlist's served entries, or None."""
-
-    @abstractmethod
-    def stored_entries(self, playlist_id: str) -> dict[int, str]:
-        """The row hash of each served entry of the playlist, by position."""
-
-    @abstractmethod
-    def write_playlist_entries(
-        self,
-        playlist_id: str,
-        puts: list[dict],
-        deletes: list[int],
-        version: StoredVersion,
-        expected: StoredVersion | None,
-        snapshot: Mapping[str, object],
-    ) -> bool:
-        """Writes ``puts``, deletes ``deletes`` and records ``version`` and the ``snapshot``
-        columns, if the playlist's version is still ``expected``; returns False otherwise."""
-
-    @abstractmethod
-    def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table: ...
-
-
-class SQLiteServingStore(ServingStore):
-    """The serving tables in one SQLite file; every write is one transaction."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=60)
-        connection.execute("PRAGMA journal_mode=WAL")
-        for table in constants.SERVING_TABLES:
-            columns = [*serving_schema(table).names, WEEK_COLUMN, HASH_COLUMN]
-            if table == constants.PLAYLIST_ENTRIES:
-                primary_key = f"{PLAYLIST_ID}, {POSITION}"
-            else:
-                primary_key = ENTITY_KEYS[table]
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} "
-                f"({', '.join(columns)}, PRIMARY KEY ({primary_key}))"
-            )
-            # A store made before a column was added gets it, empty until its rows are rewritten.
-            stored = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-            for column in columns:
-                if column not in stored:
-                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS playlist_versions (playlist_id PRIMARY KEY, week, row_hash)"
-        )
-        return connection
-
-    @contextmanager
-    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock before the reads, so the check and the write are atomic.
-        with closing(self._connect()) as connection:
-            connection.isolation_level = None
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-
-    @staticmethod
-    def _versions(
-        connection: sqlite3.Connection, table: str, keys: list[str]
-    ) -> dict[str, StoredVersion]:
-        key = ENTITY_KEYS[table]
-        earliest = KEEP_EARLIEST.get(table, "NULL")
-        versions = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            query = (
-                f"SELECT {key}, {WEEK_COLUMN}, {HASH_COLUMN}, {earliest} FROM {table} "
-                f"WHERE {key} IN ({', '.join('?' * len(chunk))})"
-            )
-            for row_key, week, digest, earliest_value in connection.execute(query, chunk):
-                versions[row_key] = StoredVersion(week, digest, earliest_value)
-        return versions
-
-    def stored_versions(self, table: str, keys: Iterable[str]) -> dict[str, StoredVersion]:
-        with closing(self._connect()) as connection:
-            return self._versions(connection, table, list(keys))
-
-    def put_entities(
-        self, table: str, rows: list[dict], expected: Mapping[str, StoredVersion]
-    ) -> set[str]:
-        if not rows:
-            return set()
-        key = ENTITY_KEYS[table]
-        columns = [*serving_schema(table).names, WEEK_COLUMN, HASH_COLUMN]
-        with self._write_transaction() as connection:
-            current = self._versions(connection, table, [row[key] for row in rows])
-            conflicts = {
-                row[key]
-                for row in rows
-                if not same_version(current.get(row[key]), expected.get(row[key]))
-            }
-            connection.executemany(
-                f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})",
-                [[row[column] for column in columns] for row in rows if row[key] not in conflicts],
-            )
-        return conflicts
-
-    def playlist_version(self, playlist_id: str) -> StoredVersion | None:
-        with closing(self._connect()) as connection:
-            return self._playlist_version(connection, playlist_id)
-
-    @staticmethod
-    def _playlist_version(connection: sqlite3.Connection, playlist_id: str):
-        found = connection.execute(
-            "SELECT week, row_hash FROM playlist_versions WHERE playlist_id = ?", [playlist_id]
-        ).fetchone()
-        return StoredVersion(*found) if found else None
-
-    def stored_entries(self, playlist_id: str) -> dict[int, str]:
-        with closing(self._connect()) as connection:
-            found = connection.execute(
-                f"SELECT {POSITION}, {HASH_COLUMN} FROM {constants.PLAYLIST_ENTRIES} "
-                f"WHERE {PLAYLIST_ID} = ?",
-                [playlist_id],
-            )
-            return dict(found.fetchall())
-
-    def write_playlist_entries(
-        self,
-        playlist_id: str,
-        puts: list[dict],
-        deletes: list[int],
-        version: StoredVersion,
-        expected: StoredVersion | None,
-        snapshot: Mapping[str, object],
-    ) -> bool:
-        table = constants.PLAYLIST_ENTRIES
-        columns = [*serving_schema(table).names, WEEK_COLUMN, HASH_COLUMN]
-        with self._write_transaction() as connection:
-            if not same_version(self._playlist_version(connection, playlist_id), expected):
-                return False
-            connection.executemany(
-                f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})",
-                [[row[column] for column in columns] for row in puts],
-            )
-            connection.executemany(
-                f"DELETE FROM {table} WHERE {PLAYLIST_ID} = ? AND {POSITION} = ?",
-                [[playlist_id, position] for position in deletes],
-            )
-            for column, value in snapshot.items():
-                connection.execute(
-                    f"UPDATE {table} SET {column} = ? WHERE {PLAYLIST_ID} = ?", [value, playlist_id]
-                )
-            connection.execute(
-                "INSERT OR REPLACE INTO playlist_versions VALUES (?, ?, ?)",
-                [playlist_id, version.week, version.row_hash],
-            )
-        return True
-
-    def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
-        table_schema = serving_schema(table)
-        query = f"SELECT {', '.join(table_schema.names)} FROM {table}"
-        parameters: list = []
-        if playlist_id is not None and table == constants.PLAYLIST_ENTRIES:
-            query += f" WHERE {PLAYLIST_ID} = ?"
-            parameters.append(playlist_id)
-        if table == constants.PLAYLIST_ENTRIES:
-            order = f"{PLAYLIST_ID}, {POSITION}"
-        else:
-            order = ENTITY_KEYS[table]
-        with closing(self._connect()) as connection:
-            records = connection.execute(f"{query} ORDER BY {order}", parameters).fetchall()
-        return table_from_plain_rows(records, table_schema)
-
-
-def newest_served_week(context: dg.OutputContext, playlist_id: str | None) -> str | None:
-    """The newest week of this asset already materialized, for one playlist or (None) for any,
-    from Dagster's log."""
-    try:
-        instance = context.step_context.instance
-    except dg.DagsterInvariantViolationError:  # a context built by hand, outside a run
-        return None
-    weeks = [
-        key.split("|")[1]  # multi-partition keys list their dimensions in name order
-        for key in instance.get_materialized_partitions(context.asset_key)
-        if playlist_id is None or key.split("|")[0] == playlist_id
-    ]
-    return max(weeks, default=None)
-
-
-class ServingIOManager(dg.IOManager):
-    """Writes the serving tables by the rules in this module's docstring; loads current state.
-
-    Loading a serving asset returns the whole current table for artists, albums and songs, and
-    the playlist's current entries for ``playlist_entries``.
-    """
+class ServingWriter:
+    """Applies one partition's rows to a store by the rules in this module's docstring."""
 
     def __init__(self, store: ServingStore):
         self.store = store
 
-    def handle_output(self, context: dg.OutputContext, obj: pa.Table) -> None:
-        table = context.asset_key.path[-1]
-        partition = context.partition_key.keys_by_dimension
-        playlist_id, week = partition[constants.PLAYLIST], partition[constants.WEEK]
-        # Entities are shared by playlists: an unchanged row keeps the week that last changed
-        # it, so only a week at least as new as any served one may write them.
-        entries = table == constants.PLAYLIST_ENTRIES
-        newest = newest_served_week(context, playlist_id if entries else None)
-        if newest is not None and newest > week:
-            served_for = "this playlist" if entries else "a playlist"
-            summary = WriteSummary(
-                rows_in=obj.num_rows,
-                note=f"week {week} is older than week {newest}, already served for {served_for}: "
-                "the lake was refreshed, the serving state was left as it is",
-            )
-        else:
-            try:
-                if entries:
-                    summary = self._write_playlist_entries(playlist_id, week, plain_rows(obj))
-                else:
-                    summary = self._write_entities(table, week, plain_rows(obj))
-            except ServingStoreError as error:
-                where = f"playlist {playlist_id!r}, week {week}, serving/{table}"
-                raise type(error)(f"{where}: {error}") from error
-        context.add_output_metadata(summary.as_metadata())
+    def write(self, table: str, playlist_id: str, week: str, rows: list[dict]) -> WriteSummary:
+        """Serves one partition's rows of one table (plain values, see :func:`plain_rows`)."""
+        try:
+            if table == constants.PLAYLIST_ENTRIES:
+                return self.write_entries(playlist_id, week, rows)
+            return self.write_entities(table, playlist_id, week, rows)
+        except ServingStoreError as error:
+            where = f"playlist {playlist_id!r}, week {week}, serving/{table}"
+            raise type(error)(f"{where}: {error}") from error
 
-    def _write_entities(self, table: str, week: str, rows: list[dict]) -> WriteSummary:
-        key = ENTITY_KEYS[table]
-        summary = WriteSummary(rows_in=len(rows))
-        pending = rows
-        for _ in range(MAX_WRITE_ROUNDS):
-            stored = self.store.stored_versions(table, [row[key] for row in pending])
-            to_write, planned = plan_entity_writes(table, pending, week, stored)
-            conflicts = self.store.put_entities(table, to_write, stored)
-            summary.unchanged += planned.unchanged
-            summary.kept_newer += planned.kept_newer
-            summary.written += planned.written - len(conflicts)
-            if not conflicts:
-                return summary
-            pending = [row for row in pending if row[key] in conflicts]
-        raise ConcurrentWriteError(
-            f"{len(pending)} rows of {table} kept being changed by other runs while week {week} "
-            f"wrote them ({MAX_WRITE_ROUNDS} attempts); run the partition again"
-        )
-
-    def _write_playlist_entries(self, playlist_id: str, week: str, rows: list[dict]):
-        rows = [{PLAYLIST_ID: playlist_id, **row} for row in rows]
-        digest = playlist_digest(rows)
-        snapshot = {column: rows[0][column] for column in SNAPSHOT_COLUMNS} if rows else {}
-        summary = WriteSummary(rows_in=len(rows))
-        for _ in range(MAX_WRITE_ROUNDS):
-            # The version is read before the entries: a writer that changes entries after this
-            # read also changes the version, and the conditional write below then fails.
-            stored = self.store.playlist_version(playlist_id)
-            if stored is not None and stored.week > week:
-                summary.kept_newer = len(rows)
-                return summary
-            if stored is not None and stored.row_hash == digest:
+    def write_entities(
+        self, table: str, playlist_id: str, week: str, rows: list[dict]
+    ) -> WriteSummary:
+        key_column = ENTITY_KEYS[table]
+        held = {row[key_column]: row for row in rows}
+        held_digests = {key: row_digest(row) for key, row in held.items()}
+        week_digest = digest(sorted(held_digests.items()))
+        summary = WriteSummary(rows_in=len(rows), unchanged=len(rows))
+        if self.store.playlist_record(playlist_id).weeks.get(table, {}).get(week) == week_digest:
+            return summary  # a re-run: not even the lease is written
+        summary.unchanged = 0
+        with self.store.exclusive(table):
+            record = self.store.playlist_record(playlist_id)
+            if record.weeks.get(table, {}).get(week) == week_digest:
                 summary.unchanged = len(rows)
                 return summary
-            plan = plan_playlist_entries(rows, week, self.store.stored_entries(playlist_id))
-            version = StoredVersion(week, digest)
-            if self.store.write_playlist_entries(
-                playlist_id, plan.puts, plan.deletes, version, stored, snapshot
-            ):
-                summary.written, summary.unchanged = len(plan.puts), plan.unchanged
-                summary.deleted = len(plan.deletes)
-                return summary
-        raise ConcurrentWriteError(
-            f"the entries of playlist {playlist_id!r} kept being changed by other runs while "
-            f"week {week} wrote them ({MAX_WRITE_ROUNDS} attempts); run the partition again"
+            old_weeks = record.served_weeks(table)
+            new_weeks = sorted({*old_weeks, week})
+            served_weeks = {playlist_id: new_weeks}
+            keys = set(held) | self.store.playlist_keys(table, playlist_id)
+            items = self.store.entity_items(table, keys)
+            changed, emptied, added, dropped = [], [], set(), set()
+            for key in sorted(keys):
+                item = items.get(key) or EntityItem(key)
+                old_runs = [tuple(run) for run in item.runs.get(playlist_id, [])]
+                new_runs, _ = with_week(old_runs, old_weeks, week, held_digests.get(key))
+                history_changed = new_runs != old_runs
+                if history_changed:
+                    set_runs(item, playlist_id, new_runs, held.get(key))
+                    if not old_runs:
+                        added.add(key)
+                    if not new_runs:
+                        dropped.add(key)
+                for other in item.runs:
+                    if other not in served_weeks:
+                        served_weeks[other] = self.store.playlist_record(other).served_weeks(table)
+                row = served_row(
+                    table,
+                    {
+                        other: Contribution(
+                            tuple(map(tuple, runs)), item.rows, tuple(served_weeks[other])
+                        )
+                        for other, runs in item.runs.items()
+                    },
+                )
+                if row is None:
+                    emptied.append(item)
+                elif history_changed or row_digest(row) != item.row_hash:
+                    item.row, item.row_hash = row, row_digest(row)
+                    changed.append(item)
+                elif key in held:
+                    summary.unchanged += 1
+            # An entity no partition holds any more leaves once nothing served refers to it;
+            # until then it keeps its row, and the playlist's entries step looks at it again.
+            referenced = self.store.referenced(table, [item.key for item in emptied])
+            deletes = [item for item in emptied if item.key not in referenced]
+            kept = [item for item in emptied if item.key in referenced]
+            self.store.write_entity_items(
+                table, playlist_id, [*changed, *kept], deletes, added, dropped
+            )
+            record = self.store.playlist_record(playlist_id)
+            record.weeks.setdefault(table, {})[week] = week_digest
+            orphans = set(record.orphans.get(table, [])) - {item.key for item in deletes}
+            record.orphans[table] = sorted(orphans | {item.key for item in kept})
+            self.store.save_table_record(record, table)
+        summary.written, summary.deleted = len(changed), len(deletes)
+        return summary
+
+    def write_entries(self, playlist_id: str, week: str, rows: list[dict]) -> WriteSummary:
+        table = constants.PLAYLIST_ENTRIES
+        entries, snapshot = split_snapshot(rows)
+        entries_digest = digest((entries, sorted(snapshot.items())))
+        summary = WriteSummary(rows_in=len(rows))
+        if self._entries_unchanged(self.store.playlist_record(playlist_id), week, entries_digest):
+            summary.unchanged = len(rows)
+            return summary  # a re-run: not even the lease is written
+        with self.store.exclusive(f"{table}/{playlist_id}"):
+            record = self.store.playlist_record(playlist_id)
+            newest = max([week, *record.weeks.get(table, {})])
+            current = record.week == week and record.entries_digest == entries_digest
+            if self._entries_unchanged(record, week, entries_digest):
+                summary.unchanged = len(rows)
+            elif week != newest or current:
+                record.weeks.setdefault(table, {})[week] = entries_digest
+                self.store.save_table_record(record, table)
+                summary.note = f"week {week} is not the newest served ({newest}): the lake keeps it"
+                summary.unchanged = len(rows)
+            else:
+                plan = plan_entries(self.store.stored_entries(playlist_id, record.version), entries)
+                previous_version = record.version
+                record.weeks.setdefault(table, {})[week] = entries_digest
+                record.week, record.version = week, previous_version + 1
+                record.entries_digest, record.snapshot = entries_digest, snapshot
+                self.store.publish_entries(record, plan, previous_version)
+                summary.written, summary.deleted = (
+                    len(plan.puts) + len(plan.updates),
+                    len(plan.deletes),
+                )
+                summary.unchanged = plan.unchanged
+                if plan.rebalanced:
+                    summary.note = "every order key was given anew (one had grown too long)"
+        summary.deleted += self.remove_orphans(playlist_id)
+        return summary
+
+    @staticmethod
+    def _entries_unchanged(record: PlaylistRecord, week: str, entries_digest: str) -> bool:
+        """Whether the record already holds this week's entries: served if it is the newest."""
+        table = constants.PLAYLIST_ENTRIES
+        if record.weeks.get(table, {}).get(week) != entries_digest:
+            return False
+        newest = max(record.weeks[table])
+        return week != newest or (record.week == week and record.entries_digest == entries_digest)
+
+    def remove_orphans(self, playlist_id: str) -> int:
+        """Removes the entities this playlist left without history once nothing served refers
+        to them: songs first, whose removal may free albums and artists."""
+        removed = 0
+        for table in (constants.SONGS, constants.ALBUMS, constants.ARTISTS):
+            if not self.store.playlist_record(playlist_id).orphans.get(table):
+                continue
+            with self.store.exclusive(table):
+                record = self.store.playlist_record(playlist_id)
+                orphans = record.orphans.get(table, [])
+                if not orphans:
+                    continue
+                items = self.store.entity_items(table, orphans)
+                empty = [item for item in items.values() if not item.runs]
+                referenced = self.store.referenced(table, [item.key for item in empty])
+                deletes = [item for item in empty if item.key not in referenced]
+                self.store.write_entity_items(table, playlist_id, [], deletes, set(), set())
+                record.orphans[table] = sorted(item.key for item in empty if item.key in referenced)
+                self.store.save_table_record(record, table)
+                removed += len(deletes)
+        return removed
+
+
+def set_runs(item: EntityItem, playlist_id: str, runs: list, row: dict | None) -> None:
+    """Gives the item a playlist's new runs, keeping only the rows some run names."""
+    if runs:
+        item.runs[playlist_id] = [list(run) for run in runs]
+    else:
+        item.runs.pop(playlist_id, None)
+    if row is not None:
+        item.rows[row_digest(row)] = row
+    named = {run[2] for playlist_runs in item.runs.values() for run in playlist_runs}
+    item.rows = {name: row for name, row in item.rows.items() if name in named}
+
+
+def store_state(store: ServingStore) -> ServingState:
+    """What a store serves, in the terms of :func:`chronological_build`."""
+    state = ServingState()
+    for table, key in ENTITY_KEYS.items():
+        state.entities[table] = {row[key]: row for row in plain_rows(store.read_table(table))}
+    by_playlist: dict[str, list[dict]] = {}
+    for row in plain_rows(store.read_table(constants.PLAYLIST_ENTRIES)):
+        by_playlist.setdefault(row.pop(PLAYLIST_ID), []).append(row)
+    for playlist_id in sorted(by_playlist) + []:
+        entries, snapshot = split_snapshot(by_playlist[playlist_id])
+        state.entries[playlist_id] = (store.playlist_record(playlist_id).week, entries, snapshot)
+    return state
+
+
+class ServingIOManager(dg.IOManager):
+    """Writes the serving tables by the rules of :mod:`spotify_assets.io_managers.serving`;
+    loads current state: the whole table for artists, albums and songs, the playlist's current
+    entries for ``playlist_entries``."""
+
+    def __init__(self, store: ServingStore):
+        self.store = store
+        self.writer = ServingWriter(store)
+
+    def handle_output(self, context: dg.OutputContext, obj: pa.Table) -> None:
+        partition = context.partition_key.keys_by_dimension
+        summary = self.writer.write(
+            context.asset_key.path[-1],
+            partition[constants.PLAYLIST],
+            partition[constants.WEEK],
+            plain_rows(obj),
         )
+        context.add_output_metadata(summary.as_metadata())
 
     def load_input(self, context: dg.InputContext) -> pa.Table:
         playlist_id = None

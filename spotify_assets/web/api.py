@@ -182,7 +182,7 @@ class ReadApi:
         if version is None:
             raise not_found(f"no playlist {playlist_id} in the serving store")
         # One position past the page tells whether there is another page.
-        rows = self.serving.playlist_entries(playlist_id, offset, offset + limit)
+        rows = self.serving.playlist_entries(playlist_id, offset, offset + limit, version)
         page = rows[:limit]
         songs = self.serving.get_many({SONGS: [r["song_id"] for r in page if r["song_id"]]})[SONGS]
         related = self.serving.get_many(

@@ -6,6 +6,7 @@ write paths: these readers open SQLite read-only and only read DynamoDB (GetItem
 Query), so the web app needs no write permission anywhere.
 """
 
+import functools
 import sqlite3
 import time
 from abc import ABC, abstractmethod
@@ -14,17 +15,20 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from boto3.dynamodb.types import TypeDeserializer
-
 from spotify_assets.web.tables import (
     COLUMNS,
     ENTITY_KEYS,
+    ENTRIES_IN_ORDER,
+    FROM_VERSION,
     INDEXES,
+    ORDER_KEY,
     PLAYLIST_ENTRIES,
     PLAYLIST_ID,
     PLAYLIST_VERSIONS,
     POSITION,
     SNAPSHOT_ID,
+    TO_VERSION,
+    VERSION,
     WEEK,
     api_row,
     table_name,
@@ -32,7 +36,6 @@ from spotify_assets.web.tables import (
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem, DynamoDB's limit
 UNPROCESSED_RETRIES = 5
-_DESERIALIZER = TypeDeserializer()
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class PlaylistVersion:
 
     week: str
     snapshot_id: str | None
+    version: int = 0  # the entries a reader reads are those visible at this version
 
 
 class ServingReader(ABC):
@@ -76,9 +80,11 @@ class ServingReader(ABC):
         """The week and snapshot the store serves for the playlist, or None if it has none."""
 
     @abstractmethod
-    def playlist_entries(self, playlist_id: str, first: int, last: int) -> list[dict]:
-        """The playlist's served entries at positions ``first`` to ``last`` (both included), in
-        order."""
+    def playlist_entries(
+        self, playlist_id: str, first: int, last: int, version: PlaylistVersion
+    ) -> list[dict]:
+        """The playlist's entries of the served ``version`` at positions ``first`` to ``last``
+        (both included), in order, each with its position."""
 
 
 class SQLiteServingReader(ServingReader):
@@ -133,24 +139,28 @@ class SQLiteServingReader(ServingReader):
 
     def playlist_version(self, playlist_id: str) -> PlaylistVersion | None:
         versions = self._query(
-            f"SELECT {WEEK} FROM {PLAYLIST_VERSIONS} WHERE {PLAYLIST_ID} = ?", [playlist_id]
+            f"SELECT {WEEK}, {SNAPSHOT_ID}, {VERSION} FROM {PLAYLIST_VERSIONS} "
+            f"WHERE {PLAYLIST_ID} = ? AND {WEEK} IS NOT NULL",
+            [playlist_id],
         )
         if not versions:
             return None
-        # Locally the snapshot id is kept on every entry; an emptied playlist has none.
-        snapshot = self._query(
-            f"SELECT {SNAPSHOT_ID} FROM {PLAYLIST_ENTRIES} WHERE {PLAYLIST_ID} = ? LIMIT 1",
-            [playlist_id],
-        )
-        return PlaylistVersion(versions[0][WEEK], snapshot[0][SNAPSHOT_ID] if snapshot else None)
+        return PlaylistVersion(versions[0][WEEK], versions[0][SNAPSHOT_ID], versions[0][VERSION])
 
-    def playlist_entries(self, playlist_id: str, first: int, last: int) -> list[dict]:
+    def playlist_entries(
+        self, playlist_id: str, first: int, last: int, version: PlaylistVersion
+    ) -> list[dict]:
+        # One transaction publishes a snapshot here: what is stored is the served version.
         rows = self._query(
-            f"SELECT {', '.join(COLUMNS[PLAYLIST_ENTRIES])} FROM {PLAYLIST_ENTRIES} "
-            f"WHERE {PLAYLIST_ID} = ? AND {POSITION} BETWEEN ? AND ? ORDER BY {POSITION}",
-            [playlist_id, first, last],
+            f"SELECT {', '.join(c for c in COLUMNS[PLAYLIST_ENTRIES] if c != POSITION)} "
+            f"FROM {PLAYLIST_ENTRIES} WHERE {PLAYLIST_ID} = ? ORDER BY {ORDER_KEY} "
+            "LIMIT ? OFFSET ?",
+            [playlist_id, last - first + 1, first],
         )
-        return [api_row(PLAYLIST_ENTRIES, dict(row)) for row in rows]
+        return [
+            api_row(PLAYLIST_ENTRIES, {**dict(row), POSITION: first + index})
+            for index, row in enumerate(rows)
+        ]
 
 
 class StoreUnavailableError(RuntimeError):
@@ -158,7 +168,15 @@ class StoreUnavailableError(RuntimeError):
 
 
 def _plain(item: Mapping) -> dict:
-    return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+    deserializer = _deserializer()
+    return {name: deserializer.deserialize(value) for name, value in item.items()}
+
+
+@functools.cache
+def _deserializer():
+    from boto3.dynamodb.types import TypeDeserializer  # only the DynamoDB reader needs boto3
+
+    return TypeDeserializer()
 
 
 class DynamoDBServingReader(ServingReader):
@@ -185,9 +203,16 @@ class DynamoDBServingReader(ServingReader):
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
             request: dict[str, dict] = {}
             for table, value in wanted[start : start + BATCH_GET_LIMIT]:
-                request.setdefault(self._name(table), {"Keys": []})["Keys"].append(
-                    {ENTITY_KEYS[table]: {"S": value}}
-                )
+                # The columns only: an item also holds its key's history, for writers.
+                names = {f"#c{index}": column for index, column in enumerate(COLUMNS[table])}
+                request.setdefault(
+                    self._name(table),
+                    {
+                        "Keys": [],
+                        "ProjectionExpression": ", ".join(names),
+                        "ExpressionAttributeNames": names,
+                    },
+                )["Keys"].append({ENTITY_KEYS[table]: {"S": value}})
             for name, items in self._batch_get(request).items():
                 table = tables[name]
                 for item in items:
@@ -231,29 +256,39 @@ class DynamoDBServingReader(ServingReader):
         item = self.client.get_item(
             TableName=self._name(PLAYLIST_VERSIONS),
             Key={PLAYLIST_ID: {"S": playlist_id}},
-            ProjectionExpression="#w, #s",
-            ExpressionAttributeNames={"#w": WEEK, "#s": SNAPSHOT_ID},
+            ProjectionExpression="#w, #s, #v",
+            ExpressionAttributeNames={"#w": WEEK, "#s": SNAPSHOT_ID, "#v": VERSION},
         ).get("Item")
-        if item is None:
+        if item is None or WEEK not in item:
             return None
         version = _plain(item)
-        return PlaylistVersion(version[WEEK], version.get(SNAPSHOT_ID))
+        return PlaylistVersion(version[WEEK], version.get(SNAPSHOT_ID), int(version[VERSION]))
 
-    def playlist_entries(self, playlist_id: str, first: int, last: int) -> list[dict]:
+    def playlist_entries(
+        self, playlist_id: str, first: int, last: int, version: PlaylistVersion
+    ) -> list[dict]:
+        # In order of the entries' order keys; staged entries of another version are skipped,
+        # so positions count the entries of this version only.
         arguments = {
             "TableName": self._name(PLAYLIST_ENTRIES),
-            "KeyConditionExpression": "#p = :p AND #n BETWEEN :first AND :last",
-            "ExpressionAttributeNames": {"#p": PLAYLIST_ID, "#n": POSITION},
+            "IndexName": ENTRIES_IN_ORDER,
+            "KeyConditionExpression": "#p = :p",
+            "FilterExpression": "(attribute_not_exists(#f) OR #f <= :v) "
+            "AND (attribute_not_exists(#t) OR #t > :v)",
+            "ExpressionAttributeNames": {"#p": PLAYLIST_ID, "#f": FROM_VERSION, "#t": TO_VERSION},
             "ExpressionAttributeValues": {
                 ":p": {"S": playlist_id},
-                ":first": {"N": str(first)},
-                ":last": {"N": str(last)},
+                ":v": {"N": str(version.version)},
             },
         }
-        rows = []
+        rows: list[dict] = []
+        position = 0
         while True:
             response = self.client.query(**arguments)
-            rows += [api_row(PLAYLIST_ENTRIES, _plain(item)) for item in response["Items"]]
-            if "LastEvaluatedKey" not in response:
+            for item in response["Items"]:
+                if first <= position <= last:
+                    rows.append(api_row(PLAYLIST_ENTRIES, {**_plain(item), POSITION: position}))
+                position += 1
+            if position > last or "LastEvaluatedKey" not in response:
                 return rows
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]

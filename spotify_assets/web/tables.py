@@ -22,7 +22,14 @@ PLAYLIST_VERSIONS = "playlist_versions"
 PLAYLIST_ID = "playlist_id"
 POSITION = "position"
 WEEK = "week"
+VERSION = "version"
 SNAPSHOT_ID = "snapshot_id"
+# Entries: the playlist's order is their order keys' (index ENTRIES_IN_ORDER in DynamoDB);
+# entries staged for another version carry FROM_VERSION or TO_VERSION.
+ORDER_KEY = "order_key"
+ENTRIES_IN_ORDER = "by_order"
+FROM_VERSION = "from_version"
+TO_VERSION = "to_version"
 
 COLUMNS: dict[str, dict[str, str]] = {
     ARTISTS: {
@@ -56,7 +63,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "disc_number": INTEGER,
         "track_number": INTEGER,
     },
-    # Without playlist_id and snapshot_id: the API gives those once per playlist.
+    # Without playlist_id and snapshot_id: the API gives those once per playlist. The position
+    # is not stored: it is the entry's place in the order of the order keys.
     PLAYLIST_ENTRIES: {
         "position": INTEGER,
         "item_type": STRING,
