@@ -520,3 +520,20 @@ def test_verify_after_a_newest_week_first_backfill_on_dynamodb(
     apply(store, _newest_week_first(partitions))
     assert main(["serving", "verify"]) == 0
     assert "equals a chronological build of the lake's 50 partitions" in capsys.readouterr().out
+
+
+def test_an_emptied_playlist_and_a_1970_song_added_are_served_as_the_build_serves_them(
+    make_store,
+):
+    songs = [_song("s1", "One", added=EPOCH_1970), _song("s2", "Two", added=5)]
+    partitions = [
+        generated_partition("empt000000000000000000A", "2026-10-05", songs),
+        generated_partition("empt000000000000000000A", "2026-10-12", []),
+        generated_partition("empt000000000000000000B", "2026-10-05", [_song("s1", "One", 7)]),
+    ]
+    store = make_store()
+    apply(store, partitions[::-1])
+    assert_equals_the_chronological_build(store, partitions)
+    served = store_state(store)
+    assert served.entities[constants.SONGS]["s1"]["song_added"] == EPOCH_1970
+    assert served.entries["empt000000000000000000A"][1] == []

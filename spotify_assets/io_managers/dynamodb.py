@@ -3,7 +3,7 @@ written by the rules of :mod:`spotify_assets.io_managers.serving`.
 
 What it costs: reads are one BatchGetItem per 100 keys and a Query per playlist; only items whose
 row or history changed are written, each a PutItem conditioned on the revision that was read, from
-a small thread pool. A playlist's changed entries (at most 97 of them) and its version item go in
+a small thread pool. A playlist's changed entries (at most 98 of them) and its version item go in
 one TransactWriteItems; more are staged: written with the next version's number, invisible to
 readers of the current one, and published by the version item's switch. A reader reads the
 version item, then the entries visible at that version (:func:`visible`).
@@ -315,18 +315,19 @@ class DynamoDBServingStore(ServingStore):
         return record
 
     def save_table_record(self, record: PlaylistRecord, table: str) -> None:
-        self._call(
-            PLAYLIST_VERSIONS,
-            "update_item",
-            TableName=self.table_name(PLAYLIST_VERSIONS),
-            Key={PLAYLIST_ID: {"S": record.playlist_id}},
-            UpdateExpression="SET #w = :w, #o = :o",
-            ExpressionAttributeNames={"#w": f"weeks_{table}", "#o": f"orphans_{table}"},
-            ExpressionAttributeValues={
+        update = {
+            "TableName": self.table_name(PLAYLIST_VERSIONS),
+            "Key": {PLAYLIST_ID: {"S": record.playlist_id}},
+            "UpdateExpression": "SET #w = :w, #o = :o",
+            "ExpressionAttributeNames": {"#w": f"weeks_{table}", "#o": f"orphans_{table}"},
+            "ExpressionAttributeValues": {
                 ":w": {"S": json.dumps(record.weeks.get(table, {}), sort_keys=True)},
                 ":o": {"S": json.dumps(record.orphans.get(table, []))},
             },
-        )
+        }
+        # Recorded only while this writer still holds its leases: a writer whose lease expired
+        # half way must not mark its week served (its re-run would then be skipped).
+        self._transact([*map(self._lease_check, self._leases()), {"Update": update}])
 
     # --- entities ------------------------------------------------------------------------------
 
@@ -555,10 +556,14 @@ class DynamoDBServingStore(ServingStore):
             return {"Update": update}
 
         # What a writer that died left behind: invisible entries, marks of removal never
-        # published, and entries no reader of the current or the previous version sees.
+        # published, and entries no reader of the current or the previous version sees. An
+        # entry this plan writes is left to the plan (one action per item in a transaction).
+        planned = {entry.entry_id for entry in [*plan.updates, *plan.deletes]}
         cleanup = []
         for item in self._entry_items(record.playlist_id):
             entry_id = item[ENTRY_ID]["S"]
+            if entry_id in planned:
+                continue
             if int(item.get(FROM_VERSION, {}).get("N", 0)) > previous_version:
                 cleanup.append({"Delete": {"TableName": name, "Key": key(entry_id)}})
             elif TO_VERSION in item and int(item[TO_VERSION]["N"]) > previous_version:
@@ -707,10 +712,7 @@ class DynamoDBServingStore(ServingStore):
             records = [from_item(item, table_schema) for item in self._scan(table)]
             records.sort(key=lambda record: record[0])
             return table_from_plain_rows(records, table_schema)
-        if playlist_id is not None:
-            playlists = [playlist_id]
-        else:
-            playlists = sorted(item[PLAYLIST_ID]["S"] for item in self._scan(PLAYLIST_VERSIONS))
+        playlists = [playlist_id] if playlist_id is not None else self.served_playlists()
         records = []
         for playlist in playlists:
             record = self.playlist_record(playlist)
@@ -718,6 +720,11 @@ class DynamoDBServingStore(ServingStore):
                 row = {PLAYLIST_ID: playlist, POSITION: position, **entry.row, **record.snapshot}
                 records.append([row.get(name) for name in table_schema.names])
         return table_from_plain_rows(records, table_schema)
+
+    def served_playlists(self) -> list[str]:
+        return sorted(
+            item[PLAYLIST_ID]["S"] for item in self._scan(PLAYLIST_VERSIONS) if WEEK_COLUMN in item
+        )
 
     def clear(self) -> None:
         for table in ALL_TABLES:

@@ -25,11 +25,12 @@ rewritten) and the entries that changed: an insertion, a removal or a move is on
 whatever its position (entries carry an order key, position is derived when reading).
 
 **Concurrency and what a reader sees.** Writers of one entity table take turns (SQLite's write
-lock; a lease in DynamoDB), so histories never lose a week; readers never wait. A playlist's new
-snapshot is published at once: on SQLite in one transaction, on DynamoDB in one transaction when
-it changes at most 99 entries, otherwise staged as invisible versions and switched by the
-playlist's version item; a reader reads the version it sees, so it gets the old snapshot or the
-new one, never a mix. The entities a snapshot refers to are written before it (the serving
+lock; a lease in DynamoDB, which every write of the playlist's record checks), so histories never
+lose a week; readers never wait. A playlist's new snapshot is published at once: on SQLite in one
+transaction, on DynamoDB in one transaction when it changes at most 98 entries, otherwise staged
+as invisible versions and switched by the playlist's version item. A reader reads the version,
+the entries, then the version again, and tries again if it moved: it gets the old snapshot or
+the new one, never a mix. The entities a snapshot refers to are written before it (the serving
 assets run artists, albums, songs, then entries) and removed only after nothing served refers to
 them, so every reference a reader follows resolves.
 """
@@ -251,6 +252,10 @@ class ServingStore(ABC):
         served one, atomically for readers."""
 
     @abstractmethod
+    def served_playlists(self) -> list[str]:
+        """The playlists whose snapshot is served, emptied ones included."""
+
+    @abstractmethod
     def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
         """A serving table as readers see it (entries with their positions)."""
 
@@ -283,6 +288,9 @@ class SQLiteServingStore(ServingStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         connection.execute("PRAGMA journal_mode=DELETE")
+        # Changes stay in memory until the commit: a writer killed mid-transaction leaves no hot
+        # journal, which a read-only reader could not roll back.
+        connection.execute("PRAGMA cache_spill=OFF")
         layout = connection.execute("PRAGMA user_version").fetchone()[0]
         if layout == LAYOUT_VERSION:
             return connection
@@ -526,6 +534,14 @@ class SQLiteServingStore(ServingStore):
         order = [names.index(name) for name in table_schema.names]
         return table_from_plain_rows([[r[i] for i in order] for r in records], table_schema)
 
+    def served_playlists(self) -> list[str]:
+        with self._use() as connection:
+            found = connection.execute(
+                "SELECT playlist_id FROM playlist_versions WHERE week IS NOT NULL "
+                "ORDER BY playlist_id"
+            )
+            return [row[0] for row in found]
+
     def clear(self) -> None:
         with self.exclusive("all"), self._use() as connection:
             for table in [*constants.SERVING_TABLES, "playlist_versions", "playlist_keys"]:
@@ -592,7 +608,8 @@ class ServingWriter:
             old_weeks = record.served_weeks(table)
             new_weeks = sorted({*old_weeks, week})
             served_weeks = {playlist_id: new_weeks}
-            keys = set(held) | self.store.playlist_keys(table, playlist_id)
+            indexed = self.store.playlist_keys(table, playlist_id)
+            keys = set(held) | indexed
             items = self.store.entity_items(table, keys)
             changed, emptied, added, dropped = [], [], set(), set()
             for key in sorted(keys):
@@ -602,10 +619,12 @@ class ServingWriter:
                 history_changed = new_runs != old_runs
                 if history_changed:
                     set_runs(item, playlist_id, new_runs, held.get(key))
-                    if not old_runs:
-                        added.add(key)
-                    if not new_runs:
-                        dropped.add(key)
+                # Against the index as read, not the history: a run killed between the two
+                # writes is mended by its re-run.
+                if new_runs and key not in indexed:
+                    added.add(key)
+                if not new_runs and key in indexed:
+                    dropped.add(key)
                 for other in item.runs:
                     if other not in served_weeks:
                         served_weeks[other] = self.store.playlist_record(other).served_weeks(table)
@@ -648,7 +667,9 @@ class ServingWriter:
         summary = WriteSummary(rows_in=len(rows))
         if self._entries_unchanged(self.store.playlist_record(playlist_id), week, entries_digest):
             summary.unchanged = len(rows)
-            return summary  # a re-run: not even the lease is written
+            # A re-run writes nothing, not even a lease; it finishes a run killed after publishing.
+            summary.deleted = self.remove_orphans(playlist_id)
+            return summary
         with self.store.exclusive(f"{table}/{playlist_id}"):
             record = self.store.playlist_record(playlist_id)
             newest = max([week, *record.weeks.get(table, {})])
@@ -686,13 +707,22 @@ class ServingWriter:
         newest = max(record.weeks[table])
         return week != newest or (record.week == week and record.entries_digest == entries_digest)
 
+    def _orphans_to_remove(self, playlist_id: str, table: str) -> bool:
+        """Whether the playlist's orphans of a table changed: one left, or one to delete."""
+        orphans = self.store.playlist_record(playlist_id).orphans.get(table, [])
+        if not orphans:
+            return False
+        items = self.store.entity_items(table, orphans)
+        empty = [item.key for item in items.values() if not item.runs]
+        return sorted(self.store.referenced(table, empty)) != orphans
+
     def remove_orphans(self, playlist_id: str) -> int:
         """Removes the entities this playlist left without history once nothing served refers
         to them: songs first, whose removal may free albums and artists."""
         removed = 0
         for table in (constants.SONGS, constants.ALBUMS, constants.ARTISTS):
-            if not self.store.playlist_record(playlist_id).orphans.get(table):
-                continue
+            if not self._orphans_to_remove(playlist_id, table):
+                continue  # nothing to do: no lease taken, nothing written
             with self.store.exclusive(table):
                 record = self.store.playlist_record(playlist_id)
                 orphans = record.orphans.get(table, [])
@@ -702,9 +732,12 @@ class ServingWriter:
                 empty = [item for item in items.values() if not item.runs]
                 referenced = self.store.referenced(table, [item.key for item in empty])
                 deletes = [item for item in empty if item.key not in referenced]
-                self.store.write_entity_items(table, playlist_id, [], deletes, set(), set())
-                record.orphans[table] = sorted(item.key for item in empty if item.key in referenced)
-                self.store.save_table_record(record, table)
+                still = sorted(item.key for item in empty if item.key in referenced)
+                if deletes:
+                    self.store.write_entity_items(table, playlist_id, [], deletes, set(), set())
+                if still != orphans:
+                    record.orphans[table] = still
+                    self.store.save_table_record(record, table)
                 removed += len(deletes)
         return removed
 
@@ -729,9 +762,10 @@ def store_state(store: ServingStore) -> ServingState:
     by_playlist: dict[str, list[dict]] = {}
     for row in plain_rows(store.read_table(constants.PLAYLIST_ENTRIES)):
         by_playlist.setdefault(row.pop(PLAYLIST_ID), []).append(row)
-    for playlist_id in sorted(by_playlist) + []:
-        entries, snapshot = split_snapshot(by_playlist[playlist_id])
-        state.entries[playlist_id] = (store.playlist_record(playlist_id).week, entries, snapshot)
+    for playlist_id in store.served_playlists():  # an emptied playlist has no entry rows
+        record = store.playlist_record(playlist_id)
+        entries, _ = split_snapshot(by_playlist.get(playlist_id, []))
+        state.entries[playlist_id] = (record.week, entries, record.snapshot)
     return state
 
 

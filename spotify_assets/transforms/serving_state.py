@@ -166,7 +166,8 @@ def chronological_build(
                 row = dict(row)
                 stored = state.entities[table].get(row[key])
                 if earliest_column and stored is not None:
-                    known = [v for v in (row[earliest_column], stored[earliest_column]) if v]
+                    values = (row[earliest_column], stored[earliest_column])
+                    known = [v for v in values if v is not None]
                     row[earliest_column] = min(known, default=None)
                 state.entities[table][row[key]] = row
         if "playlist_entries" in tables:

@@ -178,11 +178,11 @@ class ReadApi:
         playlist_id = spotify_id(playlist_id, "the playlist id")
         offset = integer(parameters, "offset", 0, 0, MAX_OFFSET)
         limit = integer(parameters, "limit", DEFAULT_LIMIT, 1, MAX_ENTRIES)
-        version = self.serving.playlist_version(playlist_id)
-        if version is None:
-            raise not_found(f"no playlist {playlist_id} in the serving store")
         # One position past the page tells whether there is another page.
-        rows = self.serving.playlist_entries(playlist_id, offset, offset + limit, version)
+        snapshot = self.serving.snapshot_entries(playlist_id, offset, offset + limit)
+        if snapshot is None:
+            raise not_found(f"no playlist {playlist_id} in the serving store")
+        version, rows = snapshot
         page = rows[:limit]
         songs = self.serving.get_many({SONGS: [r["song_id"] for r in page if r["song_id"]]})[SONGS]
         related = self.serving.get_many(

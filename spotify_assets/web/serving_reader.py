@@ -36,6 +36,7 @@ from spotify_assets.web.tables import (
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem, DynamoDB's limit
 UNPROCESSED_RETRIES = 5
+SNAPSHOT_READS = 3  # reads of a playlist's entries before a request gives up on a busy writer
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,23 @@ class ServingReader(ABC):
     @abstractmethod
     def playlist_version(self, playlist_id: str) -> PlaylistVersion | None:
         """The week and snapshot the store serves for the playlist, or None if it has none."""
+
+    def snapshot_entries(
+        self, playlist_id: str, first: int, last: int
+    ) -> tuple[PlaylistVersion, list[dict]] | None:
+        """The served version and its entries at positions ``first`` to ``last``: the version is
+        read again after the entries, and the read repeated if a new snapshot was published
+        meanwhile, so the entries are all of one snapshot. None: the playlist is not served."""
+        for _ in range(SNAPSHOT_READS):
+            version = self.playlist_version(playlist_id)
+            if version is None:
+                return None
+            rows = self.playlist_entries(playlist_id, first, last, version)
+            if self.playlist_version(playlist_id) == version:
+                return version, rows
+        raise StoreUnavailableError(
+            f"playlist {playlist_id} kept changing while it was read; try again in a moment"
+        )
 
     @abstractmethod
     def playlist_entries(
@@ -180,7 +198,9 @@ def _deserializer():
 
 
 class DynamoDBServingReader(ServingReader):
-    """The serving tables in DynamoDB (``client`` is a boto3 DynamoDB client). Eventually
+    """The serving tables in DynamoDB (``client`` is a boto3 DynamoDB client). Entities are read
+    eventually consistent: half the cost, and a page view does not need the last second's write;
+    a playlist's version and entries are read consistent, to be compared. Eventually
     consistent reads: half the cost, and a page view does not need the last second's write."""
 
     def __init__(self, client, table_prefix: str, retry_delay: float = 0.05):
@@ -256,6 +276,7 @@ class DynamoDBServingReader(ServingReader):
         item = self.client.get_item(
             TableName=self._name(PLAYLIST_VERSIONS),
             Key={PLAYLIST_ID: {"S": playlist_id}},
+            ConsistentRead=True,  # compared with the version read after the entries
             ProjectionExpression="#w, #s, #v",
             ExpressionAttributeNames={"#w": WEEK, "#s": SNAPSHOT_ID, "#v": VERSION},
         ).get("Item")
@@ -272,6 +293,7 @@ class DynamoDBServingReader(ServingReader):
         arguments = {
             "TableName": self._name(PLAYLIST_ENTRIES),
             "IndexName": ENTRIES_IN_ORDER,
+            "ConsistentRead": True,  # a local index allows it: a published version is all there
             "KeyConditionExpression": "#p = :p",
             "FilterExpression": "(attribute_not_exists(#f) OR #f <= :v) "
             "AND (attribute_not_exists(#t) OR #t > :v)",
