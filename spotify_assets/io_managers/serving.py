@@ -269,6 +269,18 @@ class ServingStore(ABC):
 LAYOUT_VERSION = 2  # PRAGMA user_version of a store in this module's layout
 
 
+def rows_where_in(
+    connection: sqlite3.Connection, select: str, column: str, values: Sequence[str]
+) -> Iterator[tuple]:
+    """The rows of ``select`` whose ``column`` is one of ``values``, 500 values a query (SQLite
+    limits a statement's parameters)."""
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        yield from connection.execute(
+            f"{select} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk
+        )
+
+
 class SQLiteServingStore(ServingStore):
     """The serving tables in one SQLite file. A write holds the file's write lock from its first
     read to its commit, so it is one transaction; readers see the last commit.
@@ -390,21 +402,15 @@ class SQLiteServingStore(ServingStore):
         booleans = [f.name for f in serving_schema(table) if pa.types.is_boolean(f.type)]
         wanted = list(dict.fromkeys(keys))
         items = {}
+        select = f"SELECT {', '.join(columns)}, {HASH_COLUMN}, {HISTORY_COLUMN} FROM {table}"
         with self._use() as connection:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                found = connection.execute(
-                    f"SELECT {', '.join(columns)}, {HASH_COLUMN}, {HISTORY_COLUMN} FROM {table} "
-                    f"WHERE {key_column} IN ({', '.join('?' * len(chunk))})",
-                    chunk,
-                )
-                for *values, row_hash, history in found:
-                    row = dict(zip(columns, values, strict=True))
-                    for column in booleans:  # SQLite keeps them as 0 and 1
-                        if row[column] is not None:
-                            row[column] = bool(row[column])
-                    item = EntityItem(row[key_column], row, row_hash).load_history(history)
-                    items[item.key] = item
+            for *values, row_hash, history in rows_where_in(connection, select, key_column, wanted):
+                row = dict(zip(columns, values, strict=True))
+                for column in booleans:  # SQLite keeps them as 0 and 1
+                    if row[column] is not None:
+                        row[column] = bool(row[column])
+                item = EntityItem(row[key_column], row, row_hash).load_history(history)
+                items[item.key] = item
         return items
 
     def playlist_keys(self, table: str, playlist_id: str) -> set[str]:
@@ -445,14 +451,8 @@ class SQLiteServingStore(ServingStore):
         found: set[str] = set()
         with self._use() as connection:
             for other, column in REFERENCED_BY[table]:
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start : start + 500]
-                    rows = connection.execute(
-                        f"SELECT DISTINCT {column} FROM {other} "
-                        f"WHERE {column} IN ({', '.join('?' * len(chunk))})",
-                        chunk,
-                    )
-                    found |= {row[0] for row in rows}
+                select = f"SELECT DISTINCT {column} FROM {other}"
+                found |= {row[0] for row in rows_where_in(connection, select, column, wanted)}
         return found
 
     def stored_entries(self, playlist_id: str, version: int) -> list[StoredEntry]:
