@@ -1,4 +1,4 @@
-"""Everything Dagster loads: the assets, their checks, the weekly schedule, whatever
+"""Everything Dagster loads: the assets, their checks, the weekly schedule, the sensors, whatever
 ``dg scaffold defs`` added under ``spotify_assets/defs/`` and, per deployment, the resources
 (picked in :mod:`spotify_assets.deployment`)."""
 
@@ -11,6 +11,10 @@ from spotify_assets.alerts import alert_on_failure
 from spotify_assets.assets import all_assets
 from spotify_assets.assets.analytics import analytics_sensor
 from spotify_assets.deployment import PROJECT_ROOT, resources
+from spotify_assets.playlist_partitions import (
+    add_configured_playlists_at_load,
+    playlist_partitions_sensor,
+)
 from spotify_assets.schedules import weekly_snapshot_job, weekly_snapshot_schedule
 
 
@@ -28,12 +32,15 @@ def scaffolded_defs() -> dg.Definitions:
         return dg.Definitions.merge(folder_defs, dg.Definitions(component_tree=tree))
 
 
+# Before anything asks for a partition of a configured playlist (see the module).
+add_configured_playlists_at_load()
+
 defs = dg.Definitions.merge(
     dg.Definitions(
         assets=all_assets,
         jobs=[weekly_snapshot_job],
         schedules=[weekly_snapshot_schedule],
-        sensors=[analytics_sensor, alert_on_failure],
+        sensors=[analytics_sensor, alert_on_failure, playlist_partitions_sensor],
         resources=resources(),
         # One process per run: the steps are small, and a process per step (the default) spent
         # most of a partition's run starting Python.

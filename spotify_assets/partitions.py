@@ -1,4 +1,5 @@
-"""Every asset is partitioned by week x playlist."""
+"""Every asset is partitioned by week x playlist: weeks from the recordings or ``FIRST_WEEK``,
+playlists from the Dagster instance (:mod:`spotify_assets.playlist_partitions`)."""
 
 import datetime as dt
 import logging
@@ -6,7 +7,8 @@ import logging
 import dagster as dg
 
 from spotify_assets import constants
-from spotify_assets.deployment import configured_playlist_ids, replay_warnings, week_range
+from spotify_assets.deployment import replay_warnings, week_range
+from spotify_assets.playlist_partitions import playlist_partitions
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ weekly = weekly_partitions()
 week_playlist_partitions = dg.MultiPartitionsDefinition(
     {
         constants.WEEK: weekly,
-        constants.PLAYLIST: dg.StaticPartitionsDefinition(configured_playlist_ids()),
+        constants.PLAYLIST: playlist_partitions,
     }
 )
 

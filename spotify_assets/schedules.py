@@ -8,6 +8,7 @@ import dagster as dg
 from spotify_assets import constants
 from spotify_assets.assets.raw import PLAYLIST_JSON_WORST_CASE_SECONDS
 from spotify_assets.partitions import week_playlist_partitions
+from spotify_assets.playlist_partitions import partitioned_playlist_ids
 
 # The rest of a snapshot run (CSV, normalized tables and their checks, serving writes): five
 # times the two minutes a whole run takes on Fargate (deploy/README.md, "What it costs").
@@ -42,7 +43,8 @@ def last_completed_week(now: dt.datetime) -> str:
 )
 def weekly_snapshot_schedule(context: dg.ScheduleEvaluationContext):
     """One run per playlist for the week that just ended, so one broken playlist never blocks
-    the others."""
+    the others: the playlists that have partitions at the tick, so one added since the last
+    tick is snapshotted and a removed one is not."""
     week = last_completed_week(context.scheduled_execution_time)
     weeks = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK)
     if not weeks.has_partition_key(week):
@@ -50,8 +52,7 @@ def weekly_snapshot_schedule(context: dg.ScheduleEvaluationContext):
         last_week = weeks.get_last_partition_key()
         yield dg.SkipReason(f"week {week} has no partition: the weeks end at {last_week}")
         return
-    playlists = week_playlist_partitions.get_partitions_def_for_dimension(constants.PLAYLIST)
-    for playlist_id in playlists.get_partition_keys():
+    for playlist_id in sorted(partitioned_playlist_ids(context.instance)):
         partition_key = dg.MultiPartitionKey(
             {constants.WEEK: week, constants.PLAYLIST: playlist_id}
         )

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from spotify_assets import constants
 from spotify_assets.assets.normalized import normalized_tables
 from spotify_assets.assets.raw import playlist_json
+from spotify_assets.playlist_partitions import add_playlists
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import schema
 from spotify_assets_tests.conftest import local_resources, partition
@@ -37,6 +38,7 @@ def sample_lake(tmp_path_factory) -> Path:
         )
         job = defs.resolve_job_def("sample_lake")
         instance = dg.DagsterInstance.ephemeral()
+        add_playlists(instance, SAMPLE_PLAYLIST_IDS)
         for playlist_id in SAMPLE_PLAYLIST_IDS:
             for week in SAMPLE_WEEKS:
                 result = job.execute_in_process(

@@ -23,7 +23,7 @@ from spotify_assets.io_managers.object_store import (
 from spotify_assets.io_managers.s3 import S3ObjectStoreIOManager, s3_root
 from spotify_assets.sources import SAMPLE_DATA_DIR
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 
 PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
 WEEK = SAMPLE_WEEKS[0]
@@ -84,7 +84,7 @@ HOSTILE = {
 
 
 def _materialize(data_dir, instance, replay_dir, selection=SNAPSHOT_LAYERS):
-    return dg.materialize(
+    return materialize(
         all_assets,
         selection=selection,
         partition_key=partition(PLAYLIST, WEEK),

@@ -24,7 +24,7 @@ from spotify_assets.assets.raw import playlist_json
 from spotify_assets.io_managers.object_store import JSON, partition_path, strict_json
 from spotify_assets.sources import SAMPLE_DATA_DIR
 from spotify_assets.sources.sample_generator import SMALL_PLAYLIST_ID
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 
 WEEK = "2026-09-07"
 # A webhook's path is its key: it must reach no log and no error message.
@@ -73,7 +73,7 @@ def receiver(monkeypatch):
 
 
 def failed_run(instance, data_dir, replay_dir, selection=None) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
+    result = materialize(
         [playlist_json, normalized_tables],
         selection=selection,
         partition_key=partition(SMALL_PLAYLIST_ID, WEEK),

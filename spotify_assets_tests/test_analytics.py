@@ -37,7 +37,7 @@ from spotify_assets.sql.lake import lake_at
 from spotify_assets.sql.result import QueryResult
 from spotify_assets.transforms import schema
 from spotify_assets.web.dashboard_files import VIEW_PAGE_ROWS
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 from spotify_assets_tests.sql_lakes import sample_lake
 
 WEEK = "2026-09-21"  # the small playlist lost two tracks this week
@@ -79,7 +79,7 @@ def test_the_analytics_assets_come_after_the_normalized_tables():
 
 
 def _summary(data_dir, playlist: str, week: str) -> dict:
-    result = dg.materialize(
+    result = materialize(
         [weekly_summary],
         partition_key=partition(playlist, week),
         resources=local_resources(data_dir),
@@ -132,7 +132,7 @@ def test_weekly_summary_points_to_the_dashboard_for_charts():
 
 
 def test_dashboard_writes_one_small_file_per_view_and_playlist(data_dir):
-    result = dg.materialize([dashboard], resources=local_resources(data_dir))
+    result = materialize([dashboard], resources=local_resources(data_dir))
     metadata = _metadata(result, DASHBOARD)
     folder = data_dir / "dashboard"
     written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
@@ -201,22 +201,22 @@ def test_dashboard_reads_a_playlists_name_once_per_week(data_dir):
         return CountingObjectStoreIOManager(UPath(data_dir), reads)
 
     resources = {**local_resources(data_dir), "object_store": counting_store}
-    dg.materialize([dashboard], resources=resources)
+    materialize([dashboard], resources=resources)
     index = str(data_dir / "dashboard" / "index.json")
     latest = data_dir / constants.RAW / "playlist_json" / f"week={SAMPLE_WEEKS[-1]}"
     snapshots = [str(latest / f"playlist={p}" / "playlist.json") for p in SAMPLE_PLAYLIST_IDS]
     assert sorted(reads) == sorted([index, *snapshots])
     # The same latest weeks: the names come from the index the first run wrote.
     reads.clear()
-    dg.materialize([dashboard], resources=resources)
+    materialize([dashboard], resources=resources)
     assert reads == [index]
 
 
 def test_dashboard_files_are_the_same_bytes_every_time(data_dir):
-    dg.materialize([dashboard], resources=local_resources(data_dir))
+    materialize([dashboard], resources=local_resources(data_dir))
     folder = data_dir / "dashboard"
     first = {p: p.read_bytes() for p in folder.rglob("*.json")}
-    dg.materialize([dashboard], resources=local_resources(data_dir))
+    materialize([dashboard], resources=local_resources(data_dir))
     assert {p: p.read_bytes() for p in folder.rglob("*.json")} == first
 
 
@@ -247,8 +247,8 @@ def test_analytics_write_through_the_object_stores_hooks(data_dir):
         return MemoryObjectStoreIOManager(UPath(data_dir), written)
 
     resources = {**local_resources(data_dir), "object_store": memory_store}
-    dg.materialize([dashboard], resources=resources)
-    dg.materialize(
+    materialize([dashboard], resources=resources)
+    materialize(
         [weekly_summary], partition_key=partition(SMALL_PLAYLIST_ID, WEEK), resources=resources
     )
     assert not (data_dir / "dashboard").exists() and not (data_dir / ANALYTICS).exists()

@@ -21,7 +21,7 @@ from spotify_assets.io_managers.object_store import JSON, partition_path
 from spotify_assets.partitions import week_playlist_partitions
 from spotify_assets.sources import SAMPLE_DATA_DIR
 from spotify_assets.sources.sample_generator import SAMPLE_WEEKS, SMALL_PLAYLIST_ID
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 
 PLAYLIST = SMALL_PLAYLIST_ID
 # Weeks in the middle of the sample: eager() would only ever request the latest week.
@@ -170,7 +170,7 @@ def test_the_previous_week_is_a_declared_dependency():
 def test_the_whole_graph_materializes_for_a_first_and_a_later_week(data_dir, instance, week):
     # What `dagster asset materialize --select '*' --partition '<playlist>|<week>'` runs, on a
     # fresh instance: the first week has no previous week, a later week's was never run.
-    result = dg.materialize(
+    result = materialize(
         all_assets,
         partition_key=partition(PLAYLIST, week),
         resources=local_resources(data_dir),

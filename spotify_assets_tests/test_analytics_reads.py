@@ -45,7 +45,7 @@ from spotify_assets.sql.dashboard import (
 from spotify_assets.sql.duckdb_lake import DuckDBLake, connect, partition_file
 from spotify_assets.sql.lake_reads import previous_snapshot_week, summary_partitions
 from spotify_assets.sql.result import QueryResult
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 from spotify_assets_tests.sql_lakes import sample_lake
 
 SUMMARY = "weekly_summary"
@@ -77,7 +77,7 @@ def _entries_in_week(data_dir: Path, playlist: str):
 
 
 def _summary_metadata(data_dir: Path, playlist: str, week: str) -> dict:
-    result = dg.materialize(
+    result = materialize(
         [weekly_summary],
         partition_key=partition(playlist, week),
         resources=local_resources(data_dir),
@@ -363,7 +363,7 @@ def _dashboard_run(data_dir: Path, instance, written: list, rebuild: bool = Fals
         return RecordingObjectStoreIOManager(UPath(data_dir), written)
 
     written.clear()
-    result = dg.materialize(
+    result = materialize(
         [dashboard],
         resources={**local_resources(data_dir), "object_store": recording_store},
         instance=instance,

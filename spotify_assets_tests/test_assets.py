@@ -22,7 +22,7 @@ from spotify_assets.io_managers.serving import serving_schema
 from spotify_assets.sources import SAMPLE_DATA_DIR, ReplaySource
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import normalize_playlist, schema
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 
 PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
 WEEK = SAMPLE_WEEKS[0]
@@ -237,7 +237,7 @@ def test_every_asset_has_kinds_and_owners():
 
 
 def test_each_partition_reports_its_rows_and_the_uri_of_its_file(data_dir, instance):
-    result = dg.materialize(
+    result = materialize(
         [playlist_json, normalized_tables],
         partition_key=partition(PLAYLIST, WEEK),
         resources=local_resources(data_dir),

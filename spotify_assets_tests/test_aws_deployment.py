@@ -11,7 +11,7 @@ from spotify_assets.assets import all_assets
 from spotify_assets.cli import main
 from spotify_assets.io_managers.dynamodb import DynamoDBServingIOManager
 from spotify_assets.io_managers.s3 import S3ObjectStore
-from spotify_assets_tests.conftest import partition
+from spotify_assets_tests.conftest import materialize, partition
 
 PLAYLIST, WEEK = "4q0xVAtAY3eZ8QdD5I84BJ", "2026-09-07"
 # The contract's layers, all partitioned by week x playlist.
@@ -62,7 +62,7 @@ def test_missing_settings_let_definitions_load_and_fail_the_run_naming_them(aws,
     defs = dg.Definitions(assets=all_assets, resources=deployment.resources())
     dg.Definitions.validate_loadable(defs)
     with pytest.raises(dg.DagsterInvalidConfigError) as failure:
-        dg.materialize(
+        materialize(
             all_assets,
             selection=LAYERS,
             resources=deployment.resources(),
@@ -74,7 +74,7 @@ def test_missing_settings_let_definitions_load_and_fail_the_run_naming_them(aws,
 
 def test_a_missing_region_fails_the_run_naming_it(aws_storage, monkeypatch):
     monkeypatch.delenv("AWS_REGION")
-    result = dg.materialize(
+    result = materialize(
         all_assets,
         selection=LAYERS,
         resources=deployment.resources(),

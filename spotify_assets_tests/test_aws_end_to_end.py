@@ -18,7 +18,7 @@ from spotify_assets.sources import SAMPLE_DATA_DIR
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import normalize_playlist
 from spotify_assets_tests.aws_fixtures import ApiCalls
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 
 PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
 FIRST_WEEK, SECOND_WEEK = SAMPLE_WEEKS[0], SAMPLE_WEEKS[1]
@@ -27,7 +27,7 @@ LAYERS = dg.AssetSelection.groups(constants.RAW, constants.NORMALIZED, constants
 
 
 def _materialize(resources: dict, instance, week: str) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
+    result = materialize(
         all_assets,
         selection=LAYERS,
         partition_key=partition(PLAYLIST, week),

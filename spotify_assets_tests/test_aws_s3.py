@@ -11,7 +11,7 @@ from upath import UPath
 from spotify_assets import deployment
 from spotify_assets.io_managers.object_store import CONTENT_TYPES, CSV, JSON, PARQUET, encode
 from spotify_assets.io_managers.s3 import S3ObjectStore, S3ObjectStoreIOManager, s3_root
-from spotify_assets_tests.conftest import partition
+from spotify_assets_tests.conftest import materialize, partition
 from spotify_assets_tests.test_io_managers import (
     ARTISTS,
     CSV_TABLE,
@@ -30,7 +30,7 @@ def _objects(s3, bucket: str) -> dict[str, dict]:
 @pytest.mark.parametrize("prefix", ["lake", "/deep/lake/", ""])
 def test_s3_store_writes_the_hive_layout_with_content_types_and_reads_it_back(aws_storage, prefix):
     loaded = {}
-    result = dg.materialize(
+    result = materialize(
         _stored_assets(loaded),
         partition_key=partition(PLAYLIST, WEEK),
         resources={

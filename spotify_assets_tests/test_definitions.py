@@ -58,7 +58,10 @@ def test_partitions_are_weeks_starting_monday_times_the_sample_playlists():
     partitions_def = partitions_def.partitions_def
     weeks = partitions_def.get_partitions_def_for_dimension(constants.WEEK)
     playlists = partitions_def.get_partitions_def_for_dimension(constants.PLAYLIST)
-    assert playlists.get_partition_keys() == sorted(SAMPLE_PLAYLIST_IDS)
+    # Loading the definitions gave the instance at hand (conftest's DAGSTER_HOME) the sample's.
+    with dg.DagsterInstance.get() as instance:
+        keys = playlists.get_partition_keys(dynamic_partitions_store=instance)
+    assert sorted(keys) == sorted(SAMPLE_PLAYLIST_IDS)
     # Replaying the sample data, the weeks are its recorded weeks, whatever the date.
     for now in (dt.datetime(2026, 11, 21), dt.datetime(2031, 6, 2), dt.datetime.now()):
         assert weeks.get_partition_keys(current_time=now) == SAMPLE_WEEKS
@@ -84,12 +87,12 @@ def test_last_completed_week_is_the_monday_before_last():
     assert last_completed_week(dt.datetime(2026, 11, 22, 23, 59, tzinfo=dt.UTC)) == "2026-11-09"
 
 
-def test_schedule_tick_requests_one_run_per_playlist_for_the_previous_week():
+def test_schedule_tick_requests_one_run_per_playlist_for_the_previous_week(instance):
     assert weekly_snapshot_schedule.cron_schedule == "0 6 * * 1"
     assert weekly_snapshot_schedule.execution_timezone == "UTC"
     assert weekly_snapshot_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     tick = dt.datetime(2026, 11, 16, 6, tzinfo=dt.UTC)
-    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
         requests = list(weekly_snapshot_schedule(context))
     assert [request.partition_key for request in requests] == [
         partition(playlist_id, "2026-11-09") for playlist_id in sorted(SAMPLE_PLAYLIST_IDS)
@@ -120,10 +123,10 @@ def test_live_weeks_run_to_the_last_completed_week(monkeypatch):
     assert weeks.get_partition_keys(current_time=now)[-1] == "2027-02-08"
 
 
-def test_schedule_skips_weeks_past_the_last_recording():
+def test_schedule_skips_weeks_past_the_last_recording(instance):
     last_week = dt.date.fromisoformat(SAMPLE_WEEKS[-1])
     tick = dt.datetime.combine(last_week + dt.timedelta(days=14), dt.time(6), tzinfo=dt.UTC)
-    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
         [result] = list(weekly_snapshot_schedule(context))
     assert isinstance(result, dg.SkipReason)
     assert result.skip_message == (

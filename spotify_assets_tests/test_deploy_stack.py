@@ -22,7 +22,7 @@ from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_
 from spotify_assets.sql import athena
 from spotify_assets.transforms import schema
 from spotify_assets_tests.aws_fixtures import REGION, ApiCalls
-from spotify_assets_tests.conftest import partition
+from spotify_assets_tests.conftest import materialize, partition
 from spotify_assets_tests.deploy_fixtures import (
     IGNORE_SKIPPED_TYPES,
     PROJECT_ROOT,
@@ -78,7 +78,7 @@ def stack(aws, monkeypatch) -> Stack:
 
 
 def _materialize(selection, partition_key, instance) -> None:
-    result = dg.materialize(
+    result = materialize(
         all_assets,
         selection=selection,
         partition_key=partition_key,

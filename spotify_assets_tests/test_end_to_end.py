@@ -15,7 +15,7 @@ from spotify_assets.sources import SAMPLE_DATA_DIR
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import flatten_playlist, normalize_playlist, schema
 from spotify_assets.transforms.serving_state import chronological_build
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 
 PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
 FIRST_WEEK, SECOND_WEEK = SAMPLE_WEEKS[0], SAMPLE_WEEKS[1]
@@ -24,7 +24,7 @@ SNAPSHOT_LAYERS = dg.AssetSelection.groups(constants.RAW, constants.NORMALIZED, 
 
 
 def _materialize(data_dir, instance, week, playlist=PLAYLIST) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
+    result = materialize(
         all_assets,
         selection=SNAPSHOT_LAYERS,
         partition_key=partition(playlist, week),
@@ -163,7 +163,7 @@ def test_a_failing_check_keeps_the_partition_out_of_the_serving_store(
     recording = _recording(FIRST_WEEK)
     recording["items"]["total"] += 1
     (replay_dir / PLAYLIST / f"{FIRST_WEEK}.json").write_text(json.dumps(recording))
-    result = dg.materialize(
+    result = materialize(
         all_assets,
         selection=SNAPSHOT_LAYERS,
         partition_key=partition(PLAYLIST, FIRST_WEEK),
@@ -178,7 +178,7 @@ def test_a_failing_check_keeps_the_partition_out_of_the_serving_store(
 
 
 def test_bad_input_fails_the_partition_and_keeps_what_was_stored(data_dir, instance, replay_dir):
-    dg.materialize(
+    materialize(
         all_assets,
         selection=SNAPSHOT_LAYERS,
         partition_key=partition(PLAYLIST, FIRST_WEEK),
@@ -188,7 +188,7 @@ def test_bad_input_fails_the_partition_and_keeps_what_was_stored(data_dir, insta
     files = _lake_files(data_dir)
     (replay_dir / PLAYLIST / f"{FIRST_WEEK}.json").write_bytes(b'{"id": "truncated", ')
 
-    result = dg.materialize(
+    result = materialize(
         all_assets,
         selection=SNAPSHOT_LAYERS,
         partition_key=partition(PLAYLIST, FIRST_WEEK),

@@ -31,7 +31,7 @@ from spotify_assets.io_managers.serving import (
 from spotify_assets.partitions import week_playlist_partitions
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms import schema
-from spotify_assets_tests.conftest import partition
+from spotify_assets_tests.conftest import materialize, partition
 
 PLAYLIST = SAMPLE_PLAYLIST_IDS[0]
 WEEK = SAMPLE_WEEKS[-1]
@@ -83,7 +83,7 @@ def _stored_assets(loaded: dict):
 
 def test_object_store_writes_the_hive_layout_and_reads_it_back(data_dir):
     loaded = {}
-    result = dg.materialize(
+    result = materialize(
         _stored_assets(loaded),
         partition_key=partition(PLAYLIST, WEEK),
         resources={
@@ -139,14 +139,14 @@ def test_a_full_disk_fails_the_partition_naming_it_and_keeps_the_stored_file(dat
         "mem": dg.InMemoryIOManager(),
     }
     assets = _stored_assets({})
-    dg.materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
+    materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
     stored = {path: path.read_bytes() for path in data_dir.rglob("*") if path.is_file()}
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", full_disk)
-    result = dg.materialize(
+    result = materialize(
         assets,
         partition_key=partition(PLAYLIST, WEEK),
         resources=resources,
@@ -166,7 +166,7 @@ def test_the_next_write_of_a_partition_removes_what_killed_runs_left(data_dir):
         "mem": dg.InMemoryIOManager(),
     }
     assets = _stored_assets({})
-    dg.materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
+    materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
     folder = data_dir / f"raw/playlist_json/week={WEEK}/playlist={PLAYLIST}"
     killed_run = folder / ".playlist.json.k1ll3d.tmp"
     writing_now = folder / ".playlist.json.wr1t1ng.tmp"  # another run's write in progress
@@ -175,7 +175,7 @@ def test_the_next_write_of_a_partition_removes_what_killed_runs_left(data_dir):
     long_ago = time.time() - ORPHANED_AFTER_SECONDS - 1
     os.utime(killed_run, (long_ago, long_ago))
 
-    dg.materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
+    materialize(assets, partition_key=partition(PLAYLIST, WEEK), resources=resources)
 
     assert sorted(p.name for p in folder.iterdir()) == [writing_now.name, "playlist.json"]
 

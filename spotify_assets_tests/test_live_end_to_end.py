@@ -17,7 +17,7 @@ from spotify_assets.io_managers.object_store import LocalObjectStore, ObjectStor
 from spotify_assets.io_managers.serving import SQLiteServingStore
 from spotify_assets.sources import SAMPLE_DATA_DIR, LiveSource, ReplaySource
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 from spotify_assets_tests.fake_spotify import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -70,7 +70,7 @@ PARTITIONED_GRAPH = dg.AssetSelection.groups(constants.RAW, constants.NORMALIZED
 
 
 def _materialize(resources, instance, raise_on_error=True) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
+    return materialize(
         all_assets,
         selection=PARTITIONED_GRAPH,
         partition_key=partition(PLAYLIST, WEEK),

@@ -5,12 +5,12 @@ fails for one playlist, costs the dashboard that playlist alone."""
 import datetime as dt
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from spotify_assets import constants
@@ -25,7 +25,7 @@ from spotify_assets.sql import catalog
 from spotify_assets.sql.dashboard import dashboard_files, dashboard_results
 from spotify_assets.sql.duckdb_lake import DuckDBLake
 from spotify_assets.sql.result import QueryResult
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 
 PLAYLIST, *_, OTHER_PLAYLIST = sorted(SAMPLE_PLAYLIST_IDS)
 # Each stray file in a playlist's folder, and the end of the warning naming it.
@@ -47,11 +47,13 @@ from spotify_assets.schedules import weekly_snapshot_schedule
 partitions = defs.resolve_assets_def(dg.AssetKey(["raw", "playlist_json"])).partitions_def
 dimension = partitions.get_partitions_def_for_dimension
 tick = dt.datetime(2026, 11, 16, 6, tzinfo=dt.UTC)
-with dg.build_schedule_context(scheduled_execution_time=tick) as context:
-    runs = list(weekly_snapshot_schedule(context))
+with dg.DagsterInstance.get() as instance:
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+        runs = list(weekly_snapshot_schedule(context))
+    playlists = dimension(constants.PLAYLIST).get_partition_keys(dynamic_partitions_store=instance)
 print(json.dumps({
     "weeks": dimension(constants.WEEK).get_partition_keys(),
-    "playlists": dimension(constants.PLAYLIST).get_partition_keys(),
+    "playlists": sorted(playlists),
     "scheduled": sorted(run.partition_key for run in runs),
 }))
 """
@@ -78,14 +80,18 @@ def expected_warnings(replay_dir: Path) -> list[str]:
     return sorted(f"skipped in the replay folder: {line}" for line in lines)
 
 
-def test_the_definitions_load_with_exactly_the_good_partitions(stray_replay_dir):
-    # A fresh process, as a code location loads them: the partitions are built at import.
+def test_the_definitions_load_with_exactly_the_good_partitions(stray_replay_dir, tmp_path):
+    # A fresh process and a fresh instance, as a code location loads them.
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("")
     loaded = subprocess.run(
         [sys.executable, "-c", LOAD_DEFINITIONS],
         capture_output=True,
         text=True,
         check=True,
         cwd=Path(__file__).parent.parent,
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
     )
     assert json.loads(loaded.stdout) == {
         "weeks": SAMPLE_WEEKS,
@@ -98,7 +104,7 @@ def test_the_definitions_load_with_exactly_the_good_partitions(stray_replay_dir)
 
 
 def test_a_good_partition_still_materializes(stray_replay_dir, data_dir):
-    result = dg.materialize(
+    result = materialize(
         [playlist_json, normalized_tables],
         partition_key=partition(PLAYLIST, SAMPLE_WEEKS[-1]),
         resources=local_resources(data_dir, stray_replay_dir),
@@ -131,7 +137,7 @@ def test_a_bad_configured_playlist_fails_loudly_naming_it(monkeypatch, entry):
 
 def _materialized_lake(data_dir: Path, playlists: list[str]) -> None:
     for playlist in playlists:
-        result = dg.materialize(
+        result = materialize(
             [playlist_json, normalized_tables],
             partition_key=partition(playlist, SAMPLE_WEEKS[0]),
             resources=local_resources(data_dir),
@@ -148,7 +154,7 @@ def test_a_lake_with_stray_folders_still_gets_a_dashboard(data_dir, caplog):
         for stray in strays:
             shutil.copytree(week_folder / good, week_folder / f"{constants.PLAYLIST}={stray}")
     with caplog.at_level(logging.WARNING):
-        result = dg.materialize([dashboard], resources=local_resources(data_dir))
+        result = materialize([dashboard], resources=local_resources(data_dir))
     assert result.success
     index = json.loads((data_dir / "dashboard" / "index.json").read_bytes())
     assert [item["playlist"] for item in index["playlists"]] == [PLAYLIST]

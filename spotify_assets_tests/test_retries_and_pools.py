@@ -28,6 +28,7 @@ from spotify_assets.assets.raw import (
 )
 from spotify_assets.deployment import PROJECT_ROOT
 from spotify_assets.io_managers.object_store import LocalObjectStore
+from spotify_assets.playlist_partitions import add_playlists
 from spotify_assets.schedules import (
     MAX_RUNTIME_TAG,
     SNAPSHOT_RUN_TIMEOUT_SECONDS,
@@ -36,7 +37,7 @@ from spotify_assets.schedules import (
 from spotify_assets.sources import LiveSource, ReplaySource, SourceError
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.sources.spotify_api import WORST_CASE_EXTRACTION_SECONDS
-from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.conftest import local_resources, materialize, partition
 from spotify_assets_tests.fake_spotify import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -92,7 +93,7 @@ def no_retry_waits(monkeypatch):
 
 
 def _materialize_playlist_json(source, data_dir, instance) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
+    return materialize(
         [playlist_json],
         partition_key=partition(PLAYLIST, WEEK),
         resources={
@@ -274,6 +275,7 @@ def test_a_weekly_snapshot_run_has_its_timeout_and_takes_a_spotify_slot(data_dir
     ).resolve_job_def(weekly_snapshot_job.name)
 
     with dg.instance_for_test(overrides=_scheduling_overrides("local")) as instance:
+        add_playlists(instance, [PLAYLIST])
         result = job.execute_in_process(partition_key=partition(PLAYLIST, WEEK), instance=instance)
         pool = instance.event_log_storage.get_concurrency_info(SPOTIFY_API_POOL)
 

@@ -41,6 +41,8 @@ def _loaded_not_local(code: str, tmp_path) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-c", code + LOADED_NOT_LOCAL],
         env=_local_env(tmp_path),
+        # Not the repository: its dagster.yaml is the developer's instance.
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
@@ -57,11 +59,14 @@ def test_a_partition_of_the_lake_runs_without_them_too(tmp_path):
     run_a_partition = f"""
 import dagster as dg
 from spotify_assets.definitions import defs
+from spotify_assets.playlist_partitions import add_playlists
 lake = dg.AssetSelection.groups("raw", "normalized", "serving")
+instance = dg.DagsterInstance.ephemeral()
+add_playlists(instance, ["{SAMPLE_PLAYLIST_IDS[0]}"])
 result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
     partition_key="{SAMPLE_PLAYLIST_IDS[0]}|{SAMPLE_WEEKS[-1]}",
     asset_selection=sorted(lake.resolve(defs.resolve_asset_graph())),
-    instance=dg.DagsterInstance.ephemeral(),
+    instance=instance,
 )
 assert result.success
 """

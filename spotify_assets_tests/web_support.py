@@ -52,7 +52,7 @@ from spotify_assets.sources.sample_generator import (
 from spotify_assets.sql.dashboard import DASHBOARD_FOLDER
 from spotify_assets.transforms import normalize_playlist
 from spotify_assets.web.server import server_config
-from spotify_assets_tests.conftest import local_resources
+from spotify_assets_tests.conftest import local_resources, materialize
 from spotify_assets_tests.sql_lakes import sample_lake
 
 # CI installs Chromium and runs `npm ci`: there, a test that would skip for want of either fails.
@@ -171,7 +171,7 @@ def web_lake(tmp_path_factory) -> Path:
         for week, playlist in xss_recordings().items():
             write_playlist(data_dir, playlist, week)
         serve_latest_weeks(SQLiteServingStore(data_dir / constants.SQLITE_FILE_NAME), data_dir)
-        assert dg.materialize([dashboard], resources=local_resources(data_dir)).success
+        assert materialize([dashboard], resources=local_resources(data_dir)).success
         _web_lake = data_dir
     return _web_lake
 
@@ -185,7 +185,7 @@ def big_lake(tmp_path_factory) -> Path:
         data_dir = tmp_path_factory.mktemp("big_lake") / "data"
         playlist = synthetic_playlist(BIG_PLAYLIST_ENTRIES, playlist_id=BIG_PLAYLIST_ID)
         write_playlist(data_dir, playlist, LATEST_WEEK)
-        assert dg.materialize([dashboard], resources=local_resources(data_dir)).success
+        assert materialize([dashboard], resources=local_resources(data_dir)).success
         _big_lake = data_dir
     return _big_lake
 
