@@ -1,6 +1,12 @@
-"""``spotify-assets playlists``: the configured playlists by name, with the weeks recorded for
-them; ``--partitions`` prints their Dagster partition keys instead, for shell loops. What the
-replay folder holds that is not a recording is named on stderr, as skipped.
+"""``spotify-assets playlists``: the playlists by name, with the weeks recorded for them;
+``--partitions`` prints their Dagster partition keys instead, for shell loops. What the replay
+folder holds that is not a recording is named on stderr, as skipped.
+
+``spotify-assets playlists add|remove <url|uri|id>...`` gives a playlist partitions, or takes
+them away (its data stays), in the Dagster instance of this folder (``DAGSTER_HOME``, else
+``./dagster.yaml``) or, with ``--url``, of a running deployment: a self-hosted Dagster webserver
+(``http://host:3000``) or Dagster+ (``https://<org>.dagster.cloud/<deployment>``, with
+``DAGSTER_CLOUD_API_TOKEN``). The weekly schedule snapshots it from its next tick.
 
 A playlist's name comes from its latest recording when replaying, else from its latest raw
 snapshot in the local data dir. A listing never calls Spotify: a live playlist with no stored
@@ -9,16 +15,27 @@ snapshot is listed by its id alone.
 
 import argparse
 import json
+import os
 import sys
 import unicodedata
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
 from spotify_assets import constants, deployment
 from spotify_assets.io_managers.object_store import JSON, partition_path
+from spotify_assets.playlist_partitions import (
+    PLAYLIST_PARTITIONS_NAME,
+    add_playlists,
+    instance_at_load,
+    partitioned_playlist_ids,
+    remove_playlists,
+)
 from spotify_assets.sources import PlaylistSource, ReplaySource
 from spotify_assets.sources.replay import recorded_playlist_name, recorded_weeks
 from spotify_assets.sources.spotify_api import latest_completed_week, utc_now
+from spotify_assets.sources.spotify_settings import parse_playlist_id
 
 RAW_PLAYLIST_JSON = "playlist_json"
 LIVE = "live from Spotify"
@@ -126,11 +143,23 @@ def _span(source: PlaylistSource, playlist_id: str) -> str:
     return f"{weeks[0]} .. {weeks[-1]} ({len(weeks)} weeks)" if weeks else "no recordings"
 
 
+def listed_playlist_ids() -> list[str]:
+    """The configured playlists, then those added to this folder's Dagster instance."""
+    configured = deployment.configured_playlist_ids()
+    instance = instance_at_load()
+    if instance is None:
+        return configured
+    with instance:
+        return list(dict.fromkeys([*configured, *partitioned_playlist_ids(instance)]))
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action:
+        return change_partitions(args)
     for warning in deployment.replay_warnings():
         print(f"warning: {warning}", file=sys.stderr)
     source = deployment.playlist_source()
-    names = playlist_names(deployment.configured_playlist_ids(), source)
+    names = playlist_names(listed_playlist_ids(), source)
     if not names:
         print(
             f"no playlists configured: set {constants.ENV_PLAYLISTS}, or record some under "
@@ -155,6 +184,133 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+CODE_LOCATION = "spotify_assets"
+GRAPHQL_TIMEOUT_SECONDS = 30
+ADD_MUTATION = """
+mutation ($selector: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $name, partitionKey: $key) {
+    __typename
+    ... on Error { message }
+  }
+}"""
+DELETE_MUTATION = """
+mutation ($selector: RepositorySelector!, $name: String!, $keys: [String!]!) {
+  deleteDynamicPartitions(
+    repositorySelector: $selector, partitionsDefName: $name, partitionKeys: $keys
+  ) {
+    __typename
+    ... on Error { message }
+  }
+}"""
+
+
+class PartitionsError(Exception):
+    """A change of the playlist partitions that could not be made; the message says why."""
+
+
+def change_partitions(args: argparse.Namespace) -> int:
+    try:
+        playlist_ids = [parse_playlist_id(text) for text in args.playlists]
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        if args.url:
+            changed = change_deployment_partitions(args.url, args.action, playlist_ids)
+        else:
+            changed = change_local_partitions(args.action, playlist_ids)
+    except PartitionsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    done = "added" if args.action == "add" else "removed"
+    unchanged = [playlist_id for playlist_id in playlist_ids if playlist_id not in changed]
+    for playlist_id in changed:
+        print(f"{done}: {playlist_id}")
+    for playlist_id in unchanged:
+        print(f"unchanged: {playlist_id} (already {'there' if done == 'added' else 'absent'})")
+    return 0
+
+
+def change_local_partitions(action: str, playlist_ids: list[str]) -> list[str]:
+    """Adds or removes playlists in this folder's Dagster instance; returns those changed."""
+    instance = instance_at_load()
+    if instance is None:
+        raise PartitionsError(
+            "no Dagster instance here: set DAGSTER_HOME, run from the project's folder (its "
+            "dagster.yaml), or pass --url to change a running deployment"
+        )
+    with instance:
+        if action == "add":
+            _warn_without_recordings(playlist_ids)
+            return add_playlists(instance, playlist_ids)
+        configured = set(deployment.configured_playlist_ids())
+        if kept := [playlist_id for playlist_id in playlist_ids if playlist_id in configured]:
+            raise PartitionsError(
+                f"{', '.join(kept)}: configured ({constants.ENV_PLAYLISTS}, else the replay "
+                "folder), so loading the definitions adds it back; take it out there and the "
+                "playlist_partitions sensor removes its partitions"
+            )
+        return remove_playlists(instance, playlist_ids)
+
+
+def _warn_without_recordings(playlist_ids: list[str]) -> None:
+    source = deployment.playlist_source()
+    if not isinstance(source, ReplaySource):
+        return
+    for playlist_id in playlist_ids:
+        if not recorded_weeks(source.replay_dir, playlist_id):
+            print(
+                f"warning: {playlist_id} has no recordings in the replay folder "
+                f"{source.replay_dir}: its runs fail until it has some, or until Spotify is "
+                "configured (docs/spotify.md)",
+                file=sys.stderr,
+            )
+
+
+def change_deployment_partitions(url: str, action: str, playlist_ids: list[str]) -> list[str]:
+    """Adds or removes playlists through a deployment's GraphQL API (the mutations the UI's
+    *Add partition* uses); returns those changed. Removing keeps the materializations."""
+    selector = {"repositoryLocationName": CODE_LOCATION, "repositoryName": "__repository__"}
+    if action == "remove":
+        variables = {"selector": selector, "name": PLAYLIST_PARTITIONS_NAME, "keys": playlist_ids}
+        _graphql(url, DELETE_MUTATION, variables, "deleteDynamicPartitions")
+        return playlist_ids
+    added = []
+    for playlist_id in playlist_ids:
+        variables = {"selector": selector, "name": PLAYLIST_PARTITIONS_NAME, "key": playlist_id}
+        kind = _graphql(url, ADD_MUTATION, variables, "addDynamicPartition", duplicate_ok=True)
+        if kind != "DuplicateDynamicPartitionError":
+            added.append(playlist_id)
+    return added
+
+
+def _graphql(url: str, query: str, variables: dict, field: str, duplicate_ok: bool = False) -> str:
+    """Runs one mutation; returns the result's type name, or fails saying what the server said."""
+    endpoint = url.rstrip("/") + "/graphql"
+    headers = {"Content-Type": "application/json"}
+    if token := os.environ.get("DAGSTER_CLOUD_API_TOKEN", "").strip():
+        headers["Dagster-Cloud-Api-Token"] = token
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=GRAPHQL_TIMEOUT_SECONDS) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise PartitionsError(f"{endpoint} answered HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise PartitionsError(
+            f"could not reach Dagster's GraphQL API at {endpoint}: {error}"
+        ) from None
+    if answer.get("errors"):
+        messages = "; ".join(error.get("message", "?") for error in answer["errors"])
+        raise PartitionsError(f"{endpoint}: {messages}")
+    result = (answer.get("data") or {}).get(field) or {}
+    kind = result.get("__typename", "?")
+    if kind.endswith("Success") or (duplicate_ok and kind == "DuplicateDynamicPartitionError"):
+        return kind
+    raise PartitionsError(f"{endpoint}: {kind}: {result.get('message', 'no message')}")
+
+
 def register(subcommands) -> None:
     parser = subcommands.add_parser(
         "playlists",
@@ -168,4 +324,17 @@ def register(subcommands) -> None:
         help="Print one Dagster partition key (playlist|week) per line instead, oldest week "
         "first, then by the playlists' names; the names go to stderr as '# <id>  <name>' lines.",
     )
+    actions = parser.add_subparsers(dest="action")
+    for action, what in [
+        ("add", "Give playlists partitions: snapshotted from the next weekly run."),
+        ("remove", "Take playlists' partitions away: no more snapshots; their data stays."),
+    ]:
+        changer = actions.add_parser(action, help=what, description=what)
+        changer.add_argument("playlists", nargs="+", metavar="url|uri|id")
+        changer.add_argument(
+            "--url",
+            help="a running deployment's UI: http://host:3000 (self-hosted) or "
+            "https://<org>.dagster.cloud/<deployment> (Dagster+, token in "
+            "DAGSTER_CLOUD_API_TOKEN); without it, this folder's Dagster instance",
+        )
     parser.set_defaults(run=run)

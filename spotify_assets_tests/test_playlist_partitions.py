@@ -1,0 +1,221 @@
+"""Playlists as data: partitions kept in the Dagster instance, added and removed without a
+deploy, following SPOTIFY_PLAYLISTS, and the contract command on a fresh DAGSTER_HOME."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from spotify_assets import constants
+from spotify_assets.assets.normalized import normalized_tables
+from spotify_assets.assets.raw import playlist_json
+from spotify_assets.cli import main
+from spotify_assets.deployment import PROJECT_ROOT
+from spotify_assets.playlist_partitions import (
+    PLAYLIST_PARTITIONS_NAME,
+    add_configured_playlists_at_load,
+    add_playlists,
+    partitioned_playlist_ids,
+    playlist_partitions_sensor,
+)
+from spotify_assets.schedules import weekly_snapshot_schedule
+from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
+from spotify_assets_tests.conftest import local_resources, partition
+from spotify_assets_tests.dagster_ui import background, free_port
+
+CONFIGURED, ADDED, *OTHERS = sorted(SAMPLE_PLAYLIST_IDS)
+WEEK = SAMPLE_WEEKS[-1]
+TICK = dt.datetime.combine(
+    dt.date.fromisoformat(WEEK) + dt.timedelta(days=7), dt.time(6), tzinfo=dt.UTC
+)
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch) -> Path:
+    """A fresh DAGSTER_HOME, with SPOTIFY_PLAYLISTS naming one sample playlist: the replay
+    folder holds recordings of the others, which get partitions only when added."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv(constants.ENV_PLAYLISTS, CONFIGURED)
+    monkeypatch.setenv(constants.ENV_DATA_DIR, str(tmp_path / "data"))
+    return home
+
+
+def _playlists(home: Path) -> list[str]:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return partitioned_playlist_ids(instance)
+
+
+def _scheduled(instance: dg.DagsterInstance) -> list[str]:
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK) as context:
+        return [str(request.partition_key) for request in weekly_snapshot_schedule(context)]
+
+
+def _cli(capsys, *arguments: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # what ran before
+    code = main(["playlists", *arguments])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("configured_by", ["replay folder", constants.ENV_PLAYLISTS])
+def test_the_contract_command_works_on_a_fresh_dagster_home(tmp_path, configured_by):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SPOTIFY_", "DAGSTER_", "AWS_"))
+    }
+    env.update(DAGSTER_HOME=str(home), SPOTIFY_ASSETS_DATA_DIR=str(tmp_path / "data"))
+    playlist = OTHERS[-1]
+    if configured_by == constants.ENV_PLAYLISTS:
+        env[constants.ENV_PLAYLISTS] = f"spotify:playlist:{playlist}"
+    command = [
+        *(str(Path(sys.executable).parent / name) for name in ["dagster"]),
+        *["asset", "materialize", "-m", "spotify_assets.definitions", "--select", "*"],
+        *["--partition", f"{playlist}|{WEEK}"],
+    ]
+    result = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "RUN_SUCCESS" in result.stderr
+    entries = tmp_path / "data" / "normalized" / "playlist_entries" / f"week={WEEK}"
+    assert (entries / f"playlist={playlist}" / "playlist_entries.parquet").is_file()
+    expected = SAMPLE_PLAYLIST_IDS if configured_by == "replay folder" else [playlist]
+    assert sorted(_playlists(home)) == sorted(expected)
+
+
+def test_a_playlist_added_from_the_command_line_is_snapshotted_without_a_deploy(
+    dagster_home, capsys
+):
+    assert add_configured_playlists_at_load() == [CONFIGURED]  # what loading the definitions does
+    assert _playlists(dagster_home) == [CONFIGURED]
+    url = f"https://open.spotify.com/playlist/{ADDED}?si=abc"
+    assert _cli(capsys, "add", url) == (0, f"added: {ADDED}\n", "")
+    assert _cli(capsys, "add", ADDED)[1] == f"unchanged: {ADDED} (already there)\n"
+    assert _playlists(dagster_home) == [CONFIGURED, ADDED]
+
+    with dg.DagsterInstance.get() as instance:
+        assert _scheduled(instance) == [f"{playlist}|{WEEK}" for playlist in (CONFIGURED, ADDED)]
+        result = dg.materialize(
+            [playlist_json, normalized_tables],
+            partition_key=partition(ADDED, WEEK),
+            resources=local_resources(Path(os.environ[constants.ENV_DATA_DIR])),
+            instance=instance,
+        )
+        assert result.success
+    code, out, err = _cli(capsys, "--partitions")
+    assert f"{ADDED}|{WEEK}" in out.splitlines() and f"{CONFIGURED}|{WEEK}" in out.splitlines()
+
+
+def test_removing_a_playlist_stops_its_snapshots_and_keeps_its_history(dagster_home, capsys):
+    data_dir = Path(os.environ[constants.ENV_DATA_DIR])
+    with dg.DagsterInstance.get() as instance:
+        add_playlists(instance, [CONFIGURED, ADDED])
+        key = partition(ADDED, WEEK)
+        assert dg.materialize(
+            [playlist_json],
+            partition_key=key,
+            resources=local_resources(data_dir),
+            instance=instance,
+        ).success
+    raw_file = data_dir / "raw" / "playlist_json" / f"week={WEEK}" / f"playlist={ADDED}"
+
+    assert _cli(capsys, "remove", f"spotify:playlist:{ADDED}") == (0, f"removed: {ADDED}\n", "")
+    with dg.DagsterInstance.get() as instance:
+        assert partitioned_playlist_ids(instance) == [CONFIGURED]
+        assert _scheduled(instance) == [f"{CONFIGURED}|{WEEK}"]
+        # The materialization stays in the event log, and the file in the lake.
+        event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "playlist_json"]))
+        assert event.asset_materialization.partition == str(key)
+    assert (raw_file / "playlist.json").is_file()
+
+    assert _cli(capsys, "add", ADDED)[0] == 0
+    with dg.DagsterInstance.get() as instance:
+        status = instance.get_materialized_partitions(dg.AssetKey(["raw", "playlist_json"]))
+    assert str(key) in status
+
+
+def test_a_configured_playlist_cannot_be_removed_by_hand(dagster_home, capsys):
+    with dg.DagsterInstance.get() as instance:
+        add_playlists(instance, [CONFIGURED])
+    code, out, err = _cli(capsys, "remove", CONFIGURED)
+    assert code == 1 and out == ""
+    assert f"error: {CONFIGURED}: configured ({constants.ENV_PLAYLISTS}" in err
+    assert _playlists(dagster_home) == [CONFIGURED]
+
+
+def test_bad_input_and_no_instance_fail_clearly(tmp_path, monkeypatch, capsys):
+    code, _, err = _cli(capsys, "add", "spotify:album:4aawyAB9vmqN3uQ7FjRGTy")
+    assert code == 2 and "is not a Spotify playlist id" in err
+    monkeypatch.delenv("DAGSTER_HOME")
+    monkeypatch.chdir(tmp_path)  # no dagster.yaml here
+    code, _, err = _cli(capsys, "add", ADDED)
+    assert code == 1 and "no Dagster instance here: set DAGSTER_HOME" in err
+
+
+def test_the_sensor_follows_the_configured_list_and_leaves_added_playlists_alone(
+    instance, monkeypatch
+):
+    for playlist_id in partitioned_playlist_ids(instance):
+        instance.delete_dynamic_partition(PLAYLIST_PARTITIONS_NAME, playlist_id)
+    add_playlists(instance, [ADDED])  # by hand
+
+    def tick(configured: list[str], cursor: str | None) -> tuple[list[str], str]:
+        monkeypatch.setenv(constants.ENV_PLAYLISTS, ",".join(configured))
+        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        result = playlist_partitions_sensor(context)
+        for request in result.dynamic_partitions_requests:
+            if isinstance(request, dg.AddDynamicPartitionsRequest):
+                instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+            else:
+                for key in request.partition_keys:
+                    instance.delete_dynamic_partition(request.partitions_def_name, key)
+        return sorted(partitioned_playlist_ids(instance)), result.cursor
+
+    playlists, cursor = tick([CONFIGURED, OTHERS[0]], None)
+    assert playlists == sorted([CONFIGURED, OTHERS[0], ADDED])
+    assert tick([CONFIGURED, OTHERS[0]], cursor) == (playlists, cursor)  # nothing to do
+    playlists, cursor = tick([CONFIGURED], cursor)  # OTHERS[0] left the list
+    assert playlists == sorted([CONFIGURED, ADDED])
+    assert json.loads(cursor) == [CONFIGURED]
+
+
+def test_adding_and_removing_through_a_running_webserver(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SPOTIFY_", "DAGSTER_", "AWS_"))
+    }
+    env.update(DAGSTER_HOME=str(home), SPOTIFY_ASSETS_DATA_DIR=str(tmp_path / "data"))
+    env[constants.ENV_PLAYLISTS] = CONFIGURED
+    port = free_port()
+    webserver = Path(sys.executable).parent / "dagster-webserver"
+    command = f"{webserver} -w {PROJECT_ROOT / 'workspace.yaml'} -p {port}"
+    with background(
+        command,
+        PROJECT_ROOT,
+        env,
+        tmp_path / "webserver.log",
+        f"http://127.0.0.1:{port}/server_info",
+    ):
+        url = f"http://127.0.0.1:{port}"
+        assert _cli(capsys, "add", ADDED, "--url", url) == (0, f"added: {ADDED}\n", "")
+        assert _cli(capsys, "add", ADDED, "--url", url)[1].startswith(f"unchanged: {ADDED}")
+        assert sorted(_playlists(home)) == sorted([CONFIGURED, ADDED])
+        assert _cli(capsys, "remove", ADDED, "--url", url)[0] == 0
+        assert _playlists(home) == [CONFIGURED]
+    code, _, err = _cli(capsys, "add", ADDED, "--url", url)
+    assert code == 1 and f"could not reach Dagster's GraphQL API at {url}/graphql" in err
