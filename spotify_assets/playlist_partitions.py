@@ -17,6 +17,7 @@ Its history stays where it is (the lake's files, the SQL views, the serving tabl
 Dagster's materializations, shown again if it is added back).
 """
 
+import datetime as dt
 import json
 import logging
 import os
@@ -26,6 +27,8 @@ import dagster as dg
 
 from spotify_assets import constants
 from spotify_assets.deployment import ENV_DEPLOYMENT_NAME, configured_playlist_ids
+from spotify_assets.sources.base import SourceError
+from spotify_assets.sources.spotify_settings import spotify_credentials_configured
 
 logger = logging.getLogger(__name__)
 
@@ -93,26 +96,38 @@ def add_configured_playlists_at_load() -> list[str]:
         return []
 
 
+# The owner's playlists are listed once a day (a few requests of the app's daily quota), and an
+# hour after a listing that failed.
+OWN_PLAYLISTS_EVERY = dt.timedelta(days=1)
+OWN_PLAYLISTS_RETRY_AFTER = dt.timedelta(hours=1)
+
+
+def adding_own_playlists() -> bool:
+    """``SPOTIFY_ASSETS_ADD_OWN_PLAYLISTS`` is on and the owner's credentials are set."""
+    on = os.environ.get(constants.ENV_ADD_OWN_PLAYLISTS, "").strip().lower() in ("1", "true")
+    return on and spotify_credentials_configured()
+
+
 @dg.sensor(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         f"Keeps the playlist partitions in step with `{constants.ENV_PLAYLISTS}` (else the replay "
-        "folder): adds a playlist that enters the list and removes one that leaves it. "
-        "Playlists added by hand (`spotify-assets playlists add`, or *Add partition* in the UI) "
-        "are left alone; a removed playlist keeps its data."
+        "folder): adds a playlist that enters the list and removes one that leaves it. With "
+        f"`{constants.ENV_ADD_OWN_PLAYLISTS}=true`, also adds each playlist the Spotify owner "
+        "creates (listed once a day). Playlists added or removed by hand (`spotify-assets "
+        "playlists add|remove`, or the UI) are left alone; a removed playlist keeps its data."
     ),
 )
 def playlist_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    cursor = _read_cursor(context.cursor)
     configured = configured_playlist_ids()
-    previously_configured = json.loads(context.cursor) if context.cursor else []
     known = set(partitioned_playlist_ids(context.instance))
-    entered = [playlist_id for playlist_id in configured if playlist_id not in known]
-    left = [
-        playlist_id
-        for playlist_id in previously_configured
-        if playlist_id not in configured and playlist_id in known
-    ]
+    entered = [p for p in configured if p not in known]
+    left = [p for p in cursor["configured"] if p not in configured and p in known]
+    cursor["configured"] = configured
+    if adding_own_playlists() and _listing_due(cursor, context):
+        entered += _newly_owned(cursor, context, known | set(entered))
     requests = []
     if entered:
         requests.append(playlist_partitions.build_add_request(entered))
@@ -120,4 +135,33 @@ def playlist_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
         requests.append(playlist_partitions.build_delete_request(left))
     if entered or left:
         context.log.info(f"playlists added: {entered or 'none'}; removed: {left or 'none'}")
-    return dg.SensorResult(dynamic_partitions_requests=requests, cursor=json.dumps(configured))
+    return dg.SensorResult(dynamic_partitions_requests=requests, cursor=json.dumps(cursor))
+
+
+def _read_cursor(text: str | None) -> dict:
+    cursor = json.loads(text) if text else {}
+    return {"configured": [], "owned": None, "owned_listed_at": None, "owned_ok": True, **cursor}
+
+
+def _listing_due(cursor: dict, context: dg.SensorEvaluationContext) -> bool:
+    if cursor["owned_listed_at"] is None:
+        return True
+    wait = OWN_PLAYLISTS_EVERY if cursor["owned_ok"] else OWN_PLAYLISTS_RETRY_AFTER
+    return dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(cursor["owned_listed_at"]) >= wait
+
+
+def _newly_owned(cursor: dict, context: dg.SensorEvaluationContext, known: set[str]) -> list[str]:
+    """The owner's playlists that appeared since the last listing (all of them the first time)
+    and have no partitions; the cursor remembers the listing."""
+    from spotify_assets.sources.live import own_playlist_ids_from_environment
+
+    cursor["owned_listed_at"] = dt.datetime.now(dt.UTC).isoformat()
+    try:
+        owned = own_playlist_ids_from_environment()
+    except SourceError as error:
+        cursor["owned_ok"] = False
+        context.log.warning(f"{error}; trying again in an hour")
+        return []
+    previously_owned = set(cursor["owned"] or [])
+    cursor["owned"], cursor["owned_ok"] = owned, True
+    return [p for p in owned if p not in previously_owned and p not in known]

@@ -62,6 +62,7 @@ class FakeSpotify:
     def __init__(self) -> None:
         self.playlists: dict[str, dict] = {}
         self.not_shared: set[str] = set()  # playlists whose entries this user may not read
+        self.followed: list[dict] = []  # other users' playlists in GET /me/playlists
         self.requests: list[Request] = []
         self.revoked = False  # the refresh token answers invalid_grant
         self.delay_seconds = 0.0  # every answer waits this long (timeouts)
@@ -198,6 +199,8 @@ class FakeSpotify:
         parts = request.path.removeprefix("/v1/").rstrip("/").split("/")
         if parts == ["me"]:
             return 200, {**OWNER, "type": "user", "uri": f"spotify:user:{OWNER['id']}"}
+        if parts == ["me", "playlists"]:
+            return 200, self._own_playlists(request)
         if parts[0] != "playlists" or len(parts) not in (2, 3):
             return 404, {"error": {"status": 404, "message": "Service not found"}}
         playlist = self.playlists.get(parts[1])
@@ -226,6 +229,30 @@ class FakeSpotify:
         offset = int(request.query.get("offset", 0))
         href = f"{self.api_base_url}/playlists/{parts[1]}/items?offset={offset}&limit={limit}"
         return 200, {"href": href, **self._page(parts[1], entries, offset, limit, route="items")}
+
+    def _own_playlists(self, request: Request) -> dict:
+        """``GET /me/playlists``: the served playlists (owned by their ``owner``), then the
+        followed ones, as simplified playlist objects, in pages."""
+        summaries = [
+            {key: playlist.get(key) for key in ("id", "name", "owner", "collaborative", "public")}
+            for playlist in self.playlists.values()
+        ] + self.followed
+        limit = int(request.query.get("limit", 20))
+        offset = int(request.query.get("offset", 0))
+        following = offset + limit
+        return {
+            "href": f"{self.api_base_url}/me/playlists?offset={offset}&limit={limit}",
+            "items": summaries[offset:following],
+            "limit": limit,
+            "next": (
+                f"{self.api_base_url}/me/playlists?offset={following}&limit={limit}"
+                if following < len(summaries)
+                else None
+            ),
+            "offset": offset,
+            "previous": None,
+            "total": len(summaries),
+        }
 
     def _page(self, playlist_id: str, entries: list, offset: int, limit: int, route: str) -> dict:
         following = offset + limit

@@ -24,9 +24,20 @@ from spotify_assets.playlist_partitions import (
     playlist_partitions_sensor,
 )
 from spotify_assets.schedules import weekly_snapshot_schedule
-from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
+from spotify_assets.sources.sample_generator import (
+    SAMPLE_PLAYLIST_IDS,
+    SAMPLE_WEEKS,
+    synthetic_playlist,
+)
 from spotify_assets_tests.conftest import local_resources, partition
 from spotify_assets_tests.dagster_ui import background, free_port
+from spotify_assets_tests.fake_spotify import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OWNER,
+    REFRESH_TOKEN,
+    FakeSpotify,
+)
 
 CONFIGURED, ADDED, *OTHERS = sorted(SAMPLE_PLAYLIST_IDS)
 WEEK = SAMPLE_WEEKS[-1]
@@ -187,7 +198,7 @@ def test_the_sensor_follows_the_configured_list_and_leaves_added_playlists_alone
     assert tick([CONFIGURED, OTHERS[0]], cursor) == (playlists, cursor)  # nothing to do
     playlists, cursor = tick([CONFIGURED], cursor)  # OTHERS[0] left the list
     assert playlists == sorted([CONFIGURED, ADDED])
-    assert json.loads(cursor) == [CONFIGURED]
+    assert json.loads(cursor)["configured"] == [CONFIGURED]
 
 
 def test_adding_and_removing_through_a_running_webserver(tmp_path, capsys, monkeypatch):
@@ -219,3 +230,60 @@ def test_adding_and_removing_through_a_running_webserver(tmp_path, capsys, monke
         assert _playlists(home) == [CONFIGURED]
     code, _, err = _cli(capsys, "add", ADDED, "--url", url)
     assert code == 1 and f"could not reach Dagster's GraphQL API at {url}/graphql" in err
+
+
+def _owned(playlist_id: str, **fields) -> dict:
+    playlist = synthetic_playlist(2, seed=len(playlist_id), playlist_id=playlist_id)
+    return {**playlist, "owner": OWNER, **fields}
+
+
+def test_the_owners_new_playlists_are_added_from_a_daily_listing(instance, monkeypatch):
+    owned = [f"own{n:019d}" for n in range(55)]  # two pages of GET /me/playlists
+    collaborative, followed = "collab0000000000000000", "followed00000000000000"
+    with FakeSpotify() as spotify:
+        for playlist_id in owned:
+            spotify.add_playlist(_owned(playlist_id))
+        spotify.add_playlist(_owned(collaborative, owner={"id": "a_friend"}, collaborative=True))
+        spotify.followed.append(
+            {"id": followed, "owner": {"id": "someone"}, "collaborative": False}
+        )
+        for name, value in {
+            "SPOTIFY_CLIENT_ID": CLIENT_ID,
+            "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
+            "SPOTIFY_REFRESH_TOKEN": REFRESH_TOKEN,
+            "SPOTIFY_API_BASE_URL": spotify.api_base_url,
+            "SPOTIFY_ACCOUNTS_BASE_URL": spotify.accounts_base_url,
+            constants.ENV_PLAYLISTS: owned[0],
+            constants.ENV_ADD_OWN_PLAYLISTS: "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+
+        def tick(cursor: str | None) -> str:
+            result = playlist_partitions_sensor(
+                dg.build_sensor_context(instance=instance, cursor=cursor)
+            )
+            for request in result.dynamic_partitions_requests:
+                instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+            return result.cursor
+
+        cursor = tick(None)
+        known = set(partitioned_playlist_ids(instance))
+        assert {*owned, collaborative} <= known and followed not in known
+        listings = len([r for r in spotify.requests if r.path == "/v1/me/playlists"])
+        assert listings == 2
+
+        instance.delete_dynamic_partition(PLAYLIST_PARTITIONS_NAME, owned[7])  # by hand
+        cursor = tick(cursor)  # the same day: no listing
+        assert len([r for r in spotify.requests if r.path == "/v1/me/playlists"]) == listings
+        assert owned[7] not in partitioned_playlist_ids(instance)
+
+        spotify.add_playlist(_owned("brandnew00000000000000"))
+        a_day_ago = json.loads(cursor) | {"owned_listed_at": "2026-01-01T00:00:00+00:00"}
+        cursor = tick(json.dumps(a_day_ago))
+        playlists = partitioned_playlist_ids(instance)
+        assert "brandnew00000000000000" in playlists and owned[7] not in playlists
+
+        spotify.answer("GET", "/v1/me/playlists", 403, body={"error": {"message": "Forbidden"}})
+        failed = json.loads(tick(json.dumps(json.loads(cursor) | {"owned_listed_at": None})))
+        assert failed["owned_ok"] is False
+        assert not any(value in json.dumps(failed) for value in (CLIENT_SECRET, REFRESH_TOKEN))

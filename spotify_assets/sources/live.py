@@ -149,6 +149,19 @@ class LiveSource(PlaylistSource):
         return utc_now()
 
 
+def own_playlist_ids_from_environment() -> list[str]:
+    """The owner's readable playlists (:meth:`SpotifyPlaylistReader.own_playlist_ids`), with the
+    credentials and hosts of the environment: for the playlist partitions sensor, outside a run."""
+    return SpotifyPlaylistReader(
+        client_id=os.environ.get(ENV_CLIENT_ID, ""),
+        client_secret=os.environ.get(ENV_CLIENT_SECRET, ""),
+        refresh_token=os.environ.get(ENV_REFRESH_TOKEN, ""),
+        api_url=os.environ.get(ENV_API_BASE_URL) or None,
+        accounts_url=os.environ.get(ENV_ACCOUNTS_BASE_URL) or None,
+        logger=dg.get_dagster_logger(),
+    ).own_playlist_ids()
+
+
 def live_source_from_environment() -> LiveSource | None:
     """The live source when the three Spotify credentials are set, else None. The secrets stay
     ``dg.EnvVar``s: Dagster resolves them at run time and shows only their names."""

@@ -643,6 +643,41 @@ class SpotifyPlaylistReader:
             transient = isinstance(error, SourceError) and error.transient
             raise SourceError(redactor.redact(message), transient=transient) from None
 
+    def own_playlist_ids(self, deadline_seconds: float = 40.0) -> list[str]:
+        """The playlists whose entries this owner can read: those of ``GET /me/playlists`` (owned
+        or followed, pages of 50) that the owner owns or that are collaborative. A few requests,
+        within ``deadline_seconds``; failures are SourceErrors, without secrets."""
+        where = "listing the owner's playlists"
+        self._session.end_within(deadline_seconds)
+
+        def refused(status: int, said: str) -> SourceError:
+            return SourceError(f"{where}: Spotify refused it (HTTP {status}: {said})")
+
+        try:
+            owner = self._call(lambda: self.client.me(), where, refusal=refused)
+            page = self._call(
+                lambda: self.client.current_user_playlists(limit=50), where, refusal=refused
+            )
+            readable: list[str] = []
+            while page:
+                for playlist in page.get("items") or []:
+                    if not isinstance(playlist, dict) or not playlist.get("id"):
+                        continue
+                    owned = (playlist.get("owner") or {}).get("id") == owner.get("id")
+                    if owned or playlist.get("collaborative"):
+                        readable.append(playlist["id"])
+                if not page.get("next"):
+                    break
+                page = self._call(
+                    lambda previous=page: self.client.next(previous), where, refusal=refused
+                )
+            return list(dict.fromkeys(readable))
+        except Exception as error:
+            transient = isinstance(error, SourceError) and error.transient
+            if not isinstance(error, SourceError):
+                error = f"{where}: failed unexpectedly ({type(error).__name__}: {error})"
+            raise SourceError(redactor.redact(str(error)), transient=transient) from None
+
     def _read_once(
         self, playlist_id: str, latest_stored: StoredSnapshot | None, where: str
     ) -> Extraction:
