@@ -6,11 +6,11 @@ next weekly run, without a deploy. The configured playlists (``SPOTIFY_PLAYLISTS
 replay folder's) are always among them:
 
 - the definitions add the missing ones when they load, wherever an instance is at hand
-  (``DAGSTER_HOME``): ``dagster asset materialize --partition '<playlist>|<week>'`` works on a
-  fresh instance with no step before it;
+  (``DAGSTER_HOME``, else the folder's ``dagster.yaml``): ``dagster asset materialize
+  --partition '<playlist>|<week>'`` works on a fresh instance with no step before it;
 - the :data:`playlist_partitions_sensor` adds a playlist that enters the configured list and
   removes one that leaves it (the list it last saw is its cursor), leaving the playlists added by
-  hand alone.
+  hand alone; optionally it adds the playlists the Spotify owner creates.
 
 Removing a playlist stops its snapshots: the weekly schedule asks for the instance's playlists.
 Its history stays where it is (the lake's files, the SQL views, the serving tables, exports, and
@@ -126,7 +126,7 @@ def playlist_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.Sensor
     entered = [p for p in configured if p not in known]
     left = [p for p in cursor["configured"] if p not in configured and p in known]
     cursor["configured"] = configured
-    if adding_own_playlists() and _listing_due(cursor, context):
+    if adding_own_playlists() and _listing_due(cursor):
         entered += _newly_owned(cursor, context, known | set(entered))
     requests = []
     if entered:
@@ -143,7 +143,7 @@ def _read_cursor(text: str | None) -> dict:
     return {"configured": [], "owned": None, "owned_listed_at": None, "owned_ok": True, **cursor}
 
 
-def _listing_due(cursor: dict, context: dg.SensorEvaluationContext) -> bool:
+def _listing_due(cursor: dict) -> bool:
     if cursor["owned_listed_at"] is None:
         return True
     wait = OWN_PLAYLISTS_EVERY if cursor["owned_ok"] else OWN_PLAYLISTS_RETRY_AFTER
