@@ -27,6 +27,14 @@ USER 10001:10001
 FROM runtime AS oss
 COPY deploy/oss/dagster.yaml deploy/oss/workspace.yaml /opt/dagster/dagster_home/
 WORKDIR /opt/dagster/dagster_home
+# Where the UI's code links point (spotify_assets/code_references.py): the repository and the
+# commit this image is built from, e.g. --build-arg GIT_URL=https://github.com/<owner>/<repo>
+# --build-arg GIT_SHA="$(git rev-parse HEAD)". Unset, the links are the image's own file paths.
+# Last, so that a new commit rebuilds no layer above.
+ARG GIT_URL=""
+ARG GIT_SHA=""
+ENV SPOTIFY_ASSETS_GIT_URL=${GIT_URL} \
+    SPOTIFY_ASSETS_GIT_SHA=${GIT_SHA}
 
 # The last stage is the one `docker build` makes without --target: Dagster+'s.
 FROM runtime AS dagster-plus

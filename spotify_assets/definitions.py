@@ -10,6 +10,7 @@ from spotify_assets import defs as defs_folder
 from spotify_assets.alerts import alert_on_failure
 from spotify_assets.assets import all_assets
 from spotify_assets.assets.analytics import analytics_sensor
+from spotify_assets.code_references import with_code_references
 from spotify_assets.deployment import PROJECT_ROOT, resources
 from spotify_assets.playlist_partitions import (
     add_configured_playlists_at_load,
@@ -37,7 +38,7 @@ add_configured_playlists_at_load()
 
 defs = dg.Definitions.merge(
     dg.Definitions(
-        assets=all_assets,
+        assets=with_code_references(all_assets),
         jobs=[weekly_snapshot_job],
         schedules=[weekly_snapshot_schedule],
         sensors=[analytics_sensor, alert_on_failure, playlist_partitions_sensor],

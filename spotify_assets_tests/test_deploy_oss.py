@@ -9,6 +9,7 @@ import yaml
 from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 
+from spotify_assets.alerts import ENV_ALERT_WEBHOOK_URL
 from spotify_assets_tests.deploy_fixtures import (
     ACCOUNT,
     PROJECT_ROOT,
@@ -124,3 +125,28 @@ def test_the_workspace_loads_the_package_dg_deploys():
     [target] = re.findall(r'code_location_target_module = "([^"]+)"', pyproject)
     assert entry["python_module"]["module_name"] == target
     assert entry["python_module"]["location_name"] == "spotify_assets"
+
+
+def test_only_the_daemon_gets_the_alert_webhook_which_the_execution_role_may_read():
+    template = load_template(ECS_TEMPLATE)
+    webhook_secret = {"Fn::ImportValue": {"Fn::Sub": "${DataStackName}-AlertWebhookSecretArn"}}
+    secrets_by_task = {
+        logical_id: {
+            secret["Name"]: secret["ValueFrom"]
+            for secret in resource["Properties"]["ContainerDefinitions"][0]["Secrets"]
+        }
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::ECS::TaskDefinition"
+    }
+    # The daemon evaluates the sensors, alert_on_failure among them; runs and the webserver
+    # never post an alert.
+    daemon = secrets_by_task.pop("DaemonTaskDefinition")
+    assert daemon[ENV_ALERT_WEBHOOK_URL] == {
+        "Fn::Sub": [f"${{Secret}}:{ENV_ALERT_WEBHOOK_URL}::", {"Secret": webhook_secret}]
+    }
+    assert all(ENV_ALERT_WEBHOOK_URL not in secrets for secrets in secrets_by_task.values())
+
+    [policy] = template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert webhook_secret in statement["Resource"]

@@ -3,16 +3,17 @@
 (``container_context.yaml``) and of branch deployments.
 
 Production's runs get the stack's settings as environment variables, the Spotify credentials
-from its secret through ECS secrets, and the run role. Branch deployments get the branch role and
-no Spotify credentials: they replay the sample dataset under their own prefixes, so a pull
-request never reads production's data nor spends its Spotify quota.
+and the failure alerts' webhook from its secrets through ECS secrets, and the run role. Branch
+deployments get the branch role, no Spotify credentials and no webhook: they replay the sample
+dataset under their own prefixes, so a pull request never reads production's data nor spends its
+Spotify quota, and its failures are not reported as production's.
 """
 
 from pathlib import Path
 
 import yaml
 
-from spotify_assets import constants
+from spotify_assets import alerts, constants
 from spotify_assets.sources import live
 from spotify_assets.sql import athena
 
@@ -20,6 +21,8 @@ BUILD_YAML = Path("build.yaml")
 CONTAINER_CONTEXT = Path("container_context.yaml")
 BRANCH_CONTAINER_CONTEXT = Path("deploy") / "dagster-plus" / "container_context.branch.yaml"
 SECRET_VARIABLES = (live.ENV_CLIENT_ID, live.ENV_CLIENT_SECRET, live.ENV_REFRESH_TOKEN)
+# The stack output of the webhook's secret; a stack made before it had one gets no webhook.
+ALERT_WEBHOOK_SECRET_OUTPUT = "AlertWebhookSecretArn"
 # Fargate sizes. A run holds one playlist-week in memory a few times over; code servers only
 # load the definitions.
 RUN_RESOURCES = {"cpu": "512", "memory": "2048"}
@@ -47,6 +50,14 @@ def container_context(outputs: dict[str, str], playlists: list[str], branch: boo
             {"name": variable, "valueFrom": f"{outputs['SpotifySecretArn']}:{variable}::"}
             for variable in SECRET_VARIABLES
         ]
+        if ALERT_WEBHOOK_SECRET_OUTPUT in outputs:
+            variable = alerts.ENV_ALERT_WEBHOOK_URL
+            ecs["secrets"].append(
+                {
+                    "name": variable,
+                    "valueFrom": f"{outputs[ALERT_WEBHOOK_SECRET_OUTPUT]}:{variable}::",
+                }
+            )
     ecs["task_role_arn"] = outputs["BranchRunRoleArn" if branch else "RunRoleArn"]
     ecs["execution_role_arn"] = outputs["ExecutionRoleArn"]
     ecs["run_resources"] = dict(RUN_RESOURCES)
