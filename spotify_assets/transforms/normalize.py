@@ -4,6 +4,15 @@ A playlist document is what ``GET /playlists/{id}`` returns, with every page of 
 into its paging object: ``items`` (2026) or ``tracks`` (older apps), each entry holding its item
 under ``item`` (2026) or ``track`` (older), sometimes both.
 
+Two paths, one result. Given the document's JSON bytes, the tables are built from its typed
+view (:mod:`spotify_assets.transforms.decode`): msgspec checks the types below and builds only
+the fields the tables take, the entries a chunk at a time and straight into Arrow, in less time
+than ``json.loads`` takes to build the whole document and in a fraction of its memory. A
+document the typed view refuses, or that holds what only the checks below refuse, is parsed
+with ``json`` and goes the checked path, field by field, which says exactly what is wrong; a
+document given already parsed goes that path too. Both give the same tables, byte for byte
+(``spotify_assets_tests/test_normalize_paths.py``).
+
 Types at the edge. Every field the tables use is checked here, before any table is built, and a
 value of the wrong type or out of range is refused with a :class:`PlaylistFormatError` naming the
 playlist, the week, the entry's position and the field (``item.album.total_tracks``): nothing is
@@ -43,12 +52,15 @@ track and ``linked_from`` names the track the playlist holds. A song is the play
 import datetime as dt
 import html
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from spotify_assets.transforms import schema
+from spotify_assets.transforms import decode, schema
+from spotify_assets.transforms.decode import DecodedPlaylist, decode_playlist
 
 TRACK = "track"
 EPISODE = "episode"
@@ -328,17 +340,75 @@ def playlist_attributes(playlist: dict, *, week: str) -> pa.Table:
     return _table({name: [value] for name, value in row.items()}, schema.PLAYLISTS, where)
 
 
-def normalize_playlist(playlist: dict, *, week: str) -> dict[str, pa.Table]:
+def normalize_playlist(
+    playlist: bytes | DecodedPlaylist | dict, *, week: str
+) -> dict[str, pa.Table]:
     """Split one playlist snapshot into the design's tables.
 
-    Returns ``artists``, ``albums``, ``songs``, ``song_artists``, ``playlist_entries`` and
-    ``playlists`` (:func:`playlist_attributes`) as pyarrow tables with the schemas of
-    :mod:`spotify_assets.transforms.schema`. Songs, albums and artists come only from Spotify
-    tracks; local files, episodes and removed items appear only in ``playlist_entries``, so
-    positions still match the playlist. Within the snapshot the first occurrence of an entity
-    wins, except ``song_added``, the earliest ``added_at``. A relinked track is the playlist's
-    own track (``linked_from``), its playable id kept in ``playlist_entries.playable_song_id``.
+    ``playlist`` is the document's JSON bytes (read once, through its typed view), the same
+    decoded by :func:`~spotify_assets.transforms.decode.decode_playlist`, or the document parsed
+    by ``json``. Returns ``artists``, ``albums``, ``songs``, ``song_artists``,
+    ``playlist_entries`` and ``playlists`` (:func:`playlist_attributes`) as pyarrow tables with
+    the schemas of :mod:`spotify_assets.transforms.schema`. Songs, albums and artists come only
+    from Spotify tracks; local files, episodes and removed items appear only in
+    ``playlist_entries``, so positions still match the playlist. Within the snapshot the first
+    occurrence of an entity wins, except ``song_added``, the earliest ``added_at``. A relinked
+    track is the playlist's own track (``linked_from``), its playable id kept in
+    ``playlist_entries.playable_song_id``.
     """
+    return _typed_else_checked(playlist, week, _normalize_typed, _normalize_checked)
+
+
+def flatten_playlist(playlist: bytes | DecodedPlaylist | dict, *, week: str) -> pa.Table:
+    """One row per playlist entry, every field a scalar, for ``raw/playlist_csv``; ``playlist``
+    as for :func:`normalize_playlist`."""
+    return _typed_else_checked(playlist, week, _flatten_typed, _flatten_checked)
+
+
+def _typed_else_checked(
+    playlist: bytes | DecodedPlaylist | dict,
+    week: str,
+    typed_transform: Callable[[decode.Playlist, str], Any],
+    checked_transform: Callable[..., Any],
+) -> Any:
+    """``typed_transform`` of the document's typed view when it has one and holds nothing the
+    checks refuse; else ``checked_transform`` of the parsed document, which either gives the
+    same result or raises the error that says what is wrong."""
+    if isinstance(playlist, bytes):
+        playlist = decode_playlist(playlist)
+    if not isinstance(playlist, DecodedPlaylist):
+        return checked_transform(playlist, week=week)
+    if playlist.typed is not None:
+        try:
+            return typed_transform(playlist.typed, week)
+        except _Irregular:
+            pass
+    return checked_transform(_parsed(playlist.data, week), week=week)
+
+
+def _parsed(data: bytes, week: str) -> Any:
+    """The document as ``json`` parses it, strictly: NaN and Infinity are refused."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except _NotStrictJSON as error:
+        reason = f"is not strict JSON ({error})"
+    except RecursionError:
+        reason = "is nested too deeply to read"
+    except ValueError as error:  # json.JSONDecodeError and UnicodeDecodeError included
+        reason = f"is not JSON ({error})"
+    raise PlaylistFormatError(f"week {week}: the document {reason}")
+
+
+class _NotStrictJSON(ValueError):
+    """NaN or Infinity, which ``json`` reads and strict JSON does not allow."""
+
+
+def _refuse_constant(constant: str):
+    raise _NotStrictJSON(f"{constant} is not JSON")
+
+
+def _normalize_checked(playlist: dict, *, week: str) -> dict[str, pa.Table]:
+    """:func:`normalize_playlist` of a parsed document, every field checked on the way."""
     playlist_entries_page(playlist, week=week)  # fails early, naming the playlist and the week
     where = f"playlist {playlist['id']!r}, week {week}"
     _total(playlist, week)
@@ -472,8 +542,8 @@ def _earliest_added(entries: dict[str, list], song_ids: list[str]) -> pa.Array:
     return pa.array([by_song[song_id] for song_id in song_ids], schema.TIMESTAMP)
 
 
-def flatten_playlist(playlist: dict, *, week: str) -> pa.Table:
-    """One row per playlist entry, every field a scalar, for ``raw/playlist_csv``."""
+def _flatten_checked(playlist: dict, *, week: str) -> pa.Table:
+    """:func:`flatten_playlist` of a parsed document, every field checked on the way."""
     columns = _columns(schema.PLAYLIST_CSV)
     for position, entry, item, item_type in _entries(playlist, week):
         try:
@@ -521,3 +591,287 @@ def flatten_playlist(playlist: dict, *, week: str) -> pa.Table:
 
 def _join_ids(objects: list[dict]) -> str:
     return ";".join(obj.get("id") or "" for obj in objects)
+
+
+# --- the typed path: the same tables from the typed view of the document's bytes --------------
+
+# The entries are decoded and turned into Arrow a chunk at a time: only one chunk's objects are
+# alive at once, whatever the playlist's size.
+ENTRIES_PER_CHUNK = 500
+# The songs' columns as the entries give them; song_added is computed over every entry after.
+SONGS_AS_READ = pa.schema([field for field in schema.SONGS if field.name != "song_added"])
+
+
+class _Irregular(Exception):
+    """The typed view refuses the document or holds what only the checks refuse (an entry
+    relinked to no track, a document without its id or its entries): the checked path says
+    exactly what is wrong."""
+
+
+def _typed_page(playlist: decode.Playlist) -> decode.Page:
+    page = playlist.items if playlist.items is not None else playlist.tracks
+    if not playlist.id or page is None:
+        raise _Irregular
+    return page
+
+
+def _typed_item(entry: decode.Entry) -> tuple[decode.Item | None, str]:
+    """The entry's item (under ``item``, else ``track``) and what it is."""
+    item = entry.item if entry.item is not None else entry.track
+    if item is None:
+        return None, UNAVAILABLE
+    if item.linked_from is not None and not item.linked_from.id:
+        raise _Irregular
+    if entry.is_local or item.is_local:
+        return item, LOCAL
+    if item.type == EPISODE:
+        return item, EPISODE
+    return item, TRACK if item.id else UNAVAILABLE
+
+
+def _entry_chunks(
+    page: decode.Page,
+) -> Iterator[tuple[int, list[decode.Entry], list[tuple[decode.Item | None, str]]]]:
+    """The first position, the entries, and their items and item types, a chunk at a time."""
+    item_types: set[str] = set()
+    for first in range(0, len(page.items), ENTRIES_PER_CHUNK):
+        try:
+            entries = decode.decode_entries(page.items[first : first + ENTRIES_PER_CHUNK])
+        except (msgspec.MsgspecError, RecursionError):
+            raise _Irregular from None
+        items = [_typed_item(entry) for entry in entries]
+        item_types.update(item_type for item, item_type in items if item is not None)
+        yield first, entries, items
+    if UNAVAILABLE in item_types and TRACK not in item_types:
+        raise _Irregular  # tracks that all lost their ids
+
+
+def _batch(columns: dict[str, Any], batch_schema: pa.Schema) -> pa.RecordBatch:
+    try:
+        return pa.RecordBatch.from_pydict(columns, schema=batch_schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        raise _Irregular from None
+
+
+def _spotify_url(obj: Any) -> str | None:
+    urls = obj.external_urls
+    return urls.spotify if urls is not None else None
+
+
+def _typed_added_by(entry: decode.Entry) -> str | None:
+    user = entry.added_by
+    return (user.id or None) if user is not None else None
+
+
+def _normalize_typed(playlist: decode.Playlist, week: str) -> dict[str, pa.Table]:
+    page = _typed_page(playlist)
+    where = f"playlist {playlist.id!r}, week {week}"
+    batches: dict[str, list[pa.RecordBatch]] = {
+        "artists": [],
+        "albums": [],
+        "songs": [],
+        "song_artists": [],
+        "playlist_entries": [],
+    }
+    artists = _columns(schema.ARTISTS)
+    albums = _columns(schema.ALBUMS)
+    songs = _columns(SONGS_AS_READ)
+    song_artists = _columns(schema.SONG_ARTISTS)
+    seen_artists: set[str] = set()
+    seen_albums: set[str] = set()
+    seen_songs: set[str] = set()
+
+    def add_artist(artist: decode.Artist) -> str | None:
+        artist_id = artist.id
+        if artist_id and artist_id not in seen_artists:
+            seen_artists.add(artist_id)
+            artists["artist_id"].append(artist_id)
+            artists["artist_name"].append(artist.name)
+            artists["external_url"].append(_spotify_url(artist))
+            artists["uri"].append(artist.uri)
+        return artist_id or None
+
+    for first, entries, items in _entry_chunks(page):
+        song_ids: list[str | None] = []
+        playable_song_ids: list[str | None] = []
+        uris: list[str | None] = []
+        for item, item_type in items:
+            if item_type != TRACK:
+                song_ids.append(None)
+                playable_song_ids.append(None)
+                uris.append(item.uri if item is not None else None)
+                continue
+            # The playlist holds linked_from's track; Spotify plays the item in its place.
+            linked_from = item.linked_from
+            song_id = linked_from.id if linked_from is not None else item.id
+            song_ids.append(song_id)
+            if linked_from is not None:
+                playable_song_ids.append(item.id)
+                uris.append(linked_from.uri or f"spotify:track:{song_id}")
+            else:
+                playable_song_ids.append(None)
+                uris.append(item.uri)
+            if song_id in seen_songs:
+                continue
+
+            seen_songs.add(song_id)
+            track_artist_ids = [add_artist(artist) for artist in item.artists or ()]
+            album = item.album
+            album_id = (album.id or None) if album is not None else None
+            if album_id and album_id not in seen_albums:
+                seen_albums.add(album_id)
+                album_artist_ids = [add_artist(artist) for artist in album.artists or ()]
+                albums["album_id"].append(album_id)
+                albums["name"].append(album.name)
+                albums["release_date"].append(album.release_date)
+                albums["release_date_precision"].append(album.release_date_precision)
+                albums["release_year"].append(_release_year(album.release_date))
+                albums["album_type"].append(album.album_type)
+                albums["total_tracks"].append(album.total_tracks)
+                albums["artist_id"].append(album_artist_ids[0] if album_artist_ids else None)
+                albums["url"].append(_spotify_url(album))
+
+            external_ids = item.external_ids
+            songs["song_id"].append(song_id)
+            songs["song_name"].append(item.name)
+            songs["duration_ms"].append(item.duration_ms)
+            songs["url"].append(_spotify_url(linked_from if linked_from is not None else item))
+            songs["popularity"].append(item.popularity)
+            songs["album_id"].append(album_id)
+            songs["artist_id"].append(track_artist_ids[0] if track_artist_ids else None)
+            songs["isrc"].append(external_ids.isrc if external_ids is not None else None)
+            songs["explicit"].append(item.explicit)
+            songs["disc_number"].append(item.disc_number)
+            songs["track_number"].append(item.track_number)
+            for artist_position, artist_id in enumerate(track_artist_ids):
+                if artist_id:
+                    song_artists["song_id"].append(song_id)
+                    song_artists["artist_position"].append(artist_position)
+                    song_artists["artist_id"].append(artist_id)
+
+        try:
+            added_at = _parsed_timestamps([entry.added_at for entry in entries])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise _Irregular from None
+        entry_columns = {
+            "position": pa.array(range(first, first + len(entries)), pa.int64()),
+            "item_type": [item_type for _, item_type in items],
+            "song_id": song_ids,
+            "playable_song_id": playable_song_ids,
+            "uri": uris,
+            "name": [item.name if item is not None else None for item, _ in items],
+            "duration_ms": [item.duration_ms if item is not None else None for item, _ in items],
+            "added_at": added_at,
+            "added_by": [_typed_added_by(entry) for entry in entries],
+            "snapshot_id": [playlist.snapshot_id] * len(entries),
+        }
+        batches["playlist_entries"].append(_batch(entry_columns, schema.PLAYLIST_ENTRIES))
+        for table, columns, table_schema in [
+            ("artists", artists, schema.ARTISTS),
+            ("albums", albums, schema.ALBUMS),
+            ("songs", songs, SONGS_AS_READ),
+            ("song_artists", song_artists, schema.SONG_ARTISTS),
+        ]:
+            batches[table].append(_batch(columns, table_schema))
+            for values in columns.values():
+                values.clear()
+
+    entries_table = pa.Table.from_batches(batches["playlist_entries"], schema.PLAYLIST_ENTRIES)
+    songs_table = pa.Table.from_batches(batches["songs"], SONGS_AS_READ)
+    song_added = _earliest_added_by_song(entries_table, songs_table["song_id"])
+    return {
+        "artists": pa.Table.from_batches(batches["artists"], schema.ARTISTS),
+        "albums": pa.Table.from_batches(batches["albums"], schema.ALBUMS),
+        "songs": songs_table.add_column(
+            schema.SONGS.get_field_index("song_added"), schema.SONGS.field("song_added"), song_added
+        ),
+        "song_artists": pa.Table.from_batches(batches["song_artists"], schema.SONG_ARTISTS),
+        "playlist_entries": entries_table,
+        "playlists": _typed_playlist_attributes(playlist, page, where),
+    }
+
+
+def _earliest_added_by_song(entries: pa.Table, song_ids: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The earliest ``added_at`` of each of ``song_ids`` among the entries (a song may stand at
+    several), in the order of ``song_ids``."""
+    added = entries.select(["song_id", "added_at"])
+    earliest = added.group_by("song_id").aggregate([("added_at", "min")])
+    at_song = pc.index_in(song_ids, value_set=earliest["song_id"])
+    return earliest["added_at_min"].take(at_song)
+
+
+def _typed_playlist_attributes(playlist: decode.Playlist, page: decode.Page, where: str):
+    owner = playlist.owner
+    followers = playlist.followers
+    description = playlist.description
+    row = {
+        "name": playlist.name,
+        "description": html.unescape(description) if description else description,
+        "owner_id": owner.id if owner is not None else None,
+        "owner_name": owner.display_name if owner is not None else None,
+        "public": playlist.public,
+        "collaborative": playlist.collaborative,
+        "snapshot_id": playlist.snapshot_id,
+        "total": page.total,
+        "followers": followers.total if followers is not None else None,
+        "url": _spotify_url(playlist),
+    }
+    return _table({name: [value] for name, value in row.items()}, schema.PLAYLISTS, where)
+
+
+_artist_names_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _flatten_typed(playlist: decode.Playlist, week: str) -> pa.Table:
+    batches = [
+        _batch(_csv_columns(first, entries, items), schema.PLAYLIST_CSV)
+        for first, entries, items in _entry_chunks(_typed_page(playlist))
+    ]
+    return pa.Table.from_batches(batches, schema.PLAYLIST_CSV)
+
+
+def _csv_columns(
+    first: int, entries: list[decode.Entry], typed_items: list[tuple[decode.Item | None, str]]
+) -> dict[str, Any]:
+    """The CSV's columns for some entries, the first at position ``first``."""
+    no_item, no_album, no_show = decode.Item(), decode.Album(), decode.Show()
+    items = [item or no_item for item, _ in typed_items]
+    albums = [item.album or no_album for item in items]
+    shows = [item.show or no_show for item in items]
+    return {
+        "position": pa.array(range(first, first + len(entries)), pa.int64()),
+        "item_type": [item_type for _, item_type in typed_items],
+        "added_at": [entry.added_at for entry in entries],
+        "added_by": [_typed_added_by(entry) for entry in entries],
+        "is_local": [
+            bool(entry.is_local or item.is_local)
+            for entry, item in zip(entries, items, strict=True)
+        ],
+        "item_id": [item.id for item in items],
+        "uri": [item.uri for item in items],
+        "name": [item.name for item in items],
+        "duration_ms": [item.duration_ms for item in items],
+        "explicit": [item.explicit for item in items],
+        "disc_number": [item.disc_number for item in items],
+        "track_number": [item.track_number for item in items],
+        "isrc": [item.external_ids.isrc if item.external_ids else None for item in items],
+        "popularity": [item.popularity for item in items],
+        "artist_ids": [_typed_join_ids(item.artists) if item.artists else None for item in items],
+        "artist_names": [
+            _artist_names_json([artist.name for artist in item.artists]) if item.artists else None
+            for item in items
+        ],
+        "album_id": [album.id for album in albums],
+        "album_name": [album.name for album in albums],
+        "album_type": [album.album_type for album in albums],
+        "album_release_date": [album.release_date for album in albums],
+        "album_release_date_precision": [album.release_date_precision for album in albums],
+        "album_artist_ids": [_typed_join_ids(album.artists or ()) or None for album in albums],
+        "show_id": [show.id for show in shows],
+        "show_name": [show.name for show in shows],
+        "url": [_spotify_url(item) for item in items],
+    }
+
+
+def _typed_join_ids(objects: Iterable) -> str:
+    return ";".join(obj.id or "" for obj in objects)
