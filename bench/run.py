@@ -62,20 +62,54 @@ def best_time(function: Callable[[], object], repeat: int) -> float:
 
 
 def parse_normalize_write(raw: bytes, week: str) -> dict[str, bytes]:
-    """What one partition does to a raw document: parse, normalize, flatten, encode the files."""
-    return normalize_write(json.loads(raw), week)
+    """What one partition does to a raw document: parse, normalize, flatten, encode the files;
+    the bytes read once, through their typed view."""
+    from spotify_assets.transforms import flatten_playlist, normalize_playlist
+    from spotify_assets.transforms.decode import decode_playlist
+
+    decoded = decode_playlist(raw)
+    return encode_files(
+        normalize_playlist(decoded, week=week), flatten_playlist(decoded, week=week)
+    )
 
 
 def normalize_write(playlist: dict, week: str) -> dict[str, bytes]:
-    from spotify_assets.io_managers.object_store import CSV, PARQUET, encode
+    """The same from the document parsed by ``json``: the checked path, the only one before."""
     from spotify_assets.transforms import flatten_playlist, normalize_playlist
 
-    files = {
-        table: encode(value, PARQUET)
-        for table, value in normalize_playlist(playlist, week=week).items()
-    }
-    files["playlist_csv"] = encode(flatten_playlist(playlist, week=week), CSV)
+    return encode_files(
+        normalize_playlist(playlist, week=week), flatten_playlist(playlist, week=week)
+    )
+
+
+def encode_files(tables: dict, csv_table) -> dict[str, bytes]:
+    """The files of one partition: five Parquet tables (and the playlist's row) and the CSV."""
+    from spotify_assets.io_managers.object_store import CSV, PARQUET, encode
+
+    files = {table: encode(value, PARQUET) for table, value in tables.items()}
+    files["playlist_csv"] = encode(csv_table, CSV)
     return files
+
+
+def parse_normalize(raw: bytes, week: str) -> dict:
+    """The tables of a raw document, its bytes read through their typed view."""
+    from spotify_assets.transforms import normalize_playlist
+
+    return normalize_playlist(raw, week=week)
+
+
+def parse_normalize_checked(raw: bytes, week: str) -> dict:
+    """The same as every partition made them before: ``json.loads``, then the checked path."""
+    from spotify_assets.transforms import normalize_playlist
+
+    return normalize_playlist(json.loads(raw), week=week)
+
+
+def parse_json_normalize(raw: bytes, page_key: str):
+    """The generic way: ``json.loads``, then pandas flattens every entry into one wide frame."""
+    import pandas
+
+    return pandas.json_normalize(json.loads(raw)[page_key]["items"])
 
 
 PEAK_MEMORY_SCRIPT = """
@@ -83,13 +117,20 @@ import json, sys
 sys.path.insert(0, sys.argv[2])
 from bench.run import normalize_write, parse_normalize_write, rss_kib
 from spotify_assets.sources.sample_generator import synthetic_playlist
+typed = sys.argv[3] == "typed"
 # The baseline includes the libraries, lazy imports too: warm up on a tiny playlist first.
-parse_normalize_write(json.dumps(synthetic_playlist(10)).encode(), "2026-11-09")
+tiny = json.dumps(synthetic_playlist(10)).encode()
+if typed:
+    parse_normalize_write(tiny, "2026-11-09")
+else:
+    normalize_write(json.loads(tiny), "2026-11-09")
 baseline = rss_kib("VmRSS")
-# As the object store's IO manager does: the bytes are dropped once parsed.
 with open(sys.argv[1], "rb") as file:
-    playlist = json.loads(file.read())
-normalize_write(playlist, "2026-11-09")
+    if typed:  # the normalized asset holds the stored bytes while it reads them
+        raw = file.read()
+        parse_normalize_write(raw, "2026-11-09")
+    else:  # before: the object store's IO manager parsed the bytes and dropped them
+        normalize_write(json.loads(file.read()), "2026-11-09")
 print(json.dumps({"baseline_kib": baseline, "peak_kib": rss_kib("VmHWM")}))
 """
 
@@ -102,41 +143,92 @@ def rss_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def bench_normalize(entries: int, repeat: int) -> list[Figure]:
-    from spotify_assets.sources.sample_generator import synthetic_playlist
-
-    raw = json.dumps(synthetic_playlist(entries, seed=1), ensure_ascii=False).encode()
-    floor = best_time(lambda: json.loads(raw), repeat)
-    full = best_time(lambda: parse_normalize_write(raw, "2026-11-09"), repeat)
+def peak_memory_bytes(raw: bytes, path: str) -> int:
+    """Peak RSS above the warmed-up interpreter's while one partition's files are written from
+    ``raw``, in a fresh process: ``path`` is ``typed`` (now) or ``checked`` (before)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as file:
         file.write(raw)
         file.flush()
         measured = json.loads(
             subprocess.run(
-                [sys.executable, "-c", PEAK_MEMORY_SCRIPT, file.name, str(ROOT)],
+                [sys.executable, "-c", PEAK_MEMORY_SCRIPT, file.name, str(ROOT), path],
                 check=True,
                 capture_output=True,
                 text=True,
             ).stdout
         )
-    peak_bytes = (measured["peak_kib"] - measured["baseline_kib"]) * 1024
-    files = parse_normalize_write(raw, "2026-11-09")
+    return (measured["peak_kib"] - measured["baseline_kib"]) * 1024
+
+
+def bench_normalize(entries: int, repeat: int) -> list[Figure]:
+    """Both shapes of a playlist of ``entries``: parse and normalize, then the whole write path,
+    each against ``json.loads`` of the same bytes, before (``json.loads`` and the checked path)
+    and now (the typed path), and against ``pandas.json_normalize``; then the peak memory."""
+    figures = []
+    for shape in ("items", "tracks"):
+        figures += _bench_normalize_shape(entries, shape, repeat)
+    return figures
+
+
+def _bench_normalize_shape(entries: int, shape: str, repeat: int) -> list[Figure]:
+    from spotify_assets.sources.sample_generator import synthetic_playlist
+
+    week = "2026-11-09"
+    playlist = synthetic_playlist(entries, seed=1, shape=shape)
+    raw = json.dumps(playlist, ensure_ascii=False).encode()
+    del playlist
+    floor = best_time(lambda: json.loads(raw), repeat)
+    pandas_time = best_time(lambda: parse_json_normalize(raw, shape), repeat)
+    normalize_time = best_time(lambda: parse_normalize(raw, week), repeat)
+    normalize_before = best_time(lambda: parse_normalize_checked(raw, week), repeat)
+    write_time = best_time(lambda: parse_normalize_write(raw, week), repeat)
+    write_before = best_time(lambda: normalize_write(json.loads(raw), week), repeat)
+    peak = peak_memory_bytes(raw, "typed")
+    peak_before = peak_memory_bytes(raw, "checked")
+    files = parse_normalize_write(raw, week)
     parquet_bytes = sum(len(data) for table, data in files.items() if table != "playlist_csv")
-    label = f"{entries:,} entries"
+    label = f"{entries:,} entries ({shape})"
     targeted = entries >= 10_000  # the targets are set for the large playlist; the rest is shown
     return [
         Figure(
-            f"normalize {label}: time / json.loads time",
-            full / floor,
-            2.0 if targeted else None,
+            f"normalize {label}: parse + normalize / json.loads",
+            normalize_time / floor,
+            1.0 if targeted else None,
             "x",
         ),
-        Figure(f"normalize {label}: entries per second", entries / full, None, "/s"),
+        Figure(
+            f"normalize {label}: the same before (json.loads + checked path) / json.loads",
+            normalize_before / floor,
+            None,
+            "x",
+        ),
+        Figure(
+            f"normalize {label}: parse + normalize / json.loads + pandas.json_normalize",
+            normalize_time / pandas_time,
+            None,
+            "x",
+        ),
+        Figure(
+            f"normalize {label}: + 5 Parquet + CSV / json.loads",
+            write_time / floor,
+            1.3 if targeted else None,
+            "x",
+        ),
+        Figure(f"normalize {label}: the same before / json.loads", write_before / floor, None, "x"),
+        Figure(
+            f"normalize {label}: entries per second, files written",
+            entries / write_time,
+            None,
+            "/s",
+        ),
         Figure(
             f"normalize {label}: peak RSS above baseline / raw bytes",
-            peak_bytes / len(raw),
-            6.0 if targeted else None,
+            peak / len(raw),
+            2.5 if targeted else None,
             "x",
+        ),
+        Figure(
+            f"normalize {label}: the same before / raw bytes", peak_before / len(raw), None, "x"
         ),
         Figure(
             f"storage {label}: normalized Parquet bytes / raw JSON bytes",
@@ -445,7 +537,16 @@ def bench_dashboard(playlists: int, weeks: int) -> list[Figure]:
 # --- the report ---------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ["normalize", "spotify", "serving", "dagster", "overhead", "analytics"]
+SECTIONS = [
+    "normalize",
+    "spotify",
+    "serving",
+    "dagster",
+    "overhead",
+    "analytics",
+    "rebuild",
+    "cost",
+]
 
 
 def print_report(figures: list[Figure]) -> None:
@@ -477,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     sizes = [100, 2_000, 10_000]
     if "normalize" in sections:
-        for entries in sizes:
+        for entries in [1_000, 10_000]:
             figures += bench_normalize(entries, repeat=3 if args.quick else 7)
     if "spotify" in sections:
         figures += bench_spotify_requests(sizes)
@@ -495,6 +596,18 @@ def main(argv: list[str] | None = None) -> int:
         weeks = 10 if args.quick else LAKE_WEEKS
         figures += bench_summary(1, 100 if args.quick else 1_000, weeks, repeat=5)
         figures += bench_dashboard(50 if args.quick else 200, weeks)
+    if "rebuild" in sections:
+        from bench.rebuild import figures as rebuild_figures
+
+        figures += [Figure(*figure) for figure in rebuild_figures(quick=args.quick)]
+    if "cost" in sections:
+        # --quick: one playlist, and 20 weeks for the year.
+        from bench.weekly_cost import after_a_year_figures, weekly_cost_figures
+
+        found = weekly_cost_figures(playlists=1 if args.quick else 3)
+        found += after_a_year_figures(weeks=20 if args.quick else 52)
+        # The per-table breakdowns (JSON text) are for `python bench/weekly_cost.py`.
+        figures += [Figure(*figure) for figure in found if not isinstance(figure[1], str)]
 
     print_report(figures)
     if args.json:

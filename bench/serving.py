@@ -213,7 +213,11 @@ def bench_order_independence(with_dynamodb: bool = True) -> list[tuple]:
                         if store is sqlite:
                             rows[name] += summary.written + summary.deleted
                 state = store_state(store)
-                same = state.entities == expected.entities and state.entries == expected.entries
+                same = (state.entities, state.entries, state.playlists) == (
+                    expected.entities,
+                    expected.entries,
+                    expected.playlists,
+                )
                 backend = "SQLite" if store is sqlite else "DynamoDB"
                 figures.append(
                     (

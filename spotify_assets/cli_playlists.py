@@ -8,9 +8,9 @@ them away (its data stays), in the Dagster instance of this folder (``DAGSTER_HO
 (``http://host:3000``) or Dagster+ (``https://<org>.dagster.cloud/<deployment>``, with
 ``DAGSTER_CLOUD_API_TOKEN``). The weekly schedule snapshots it from its next tick.
 
-A playlist's name comes from its latest recording when replaying, else from its latest raw
-snapshot in the local data dir. A listing never calls Spotify: a live playlist with no stored
-snapshot is listed by its id alone.
+A playlist's name comes from the local serving store's ``playlists`` table, else from its latest
+recording when replaying, else from its latest raw snapshot in the local data dir. A listing never
+calls Spotify: a live playlist with none of these is listed by its id alone.
 """
 
 import argparse
@@ -36,6 +36,7 @@ from spotify_assets.sources import PlaylistSource, ReplaySource
 from spotify_assets.sources.replay import recorded_playlist_name, recorded_weeks
 from spotify_assets.sources.spotify_api import latest_completed_week, utc_now
 from spotify_assets.sources.spotify_settings import parse_playlist_id
+from spotify_assets.web.serving_reader import served_playlist_names
 
 RAW_PLAYLIST_JSON = "playlist_json"
 LIVE = "live from Spotify"
@@ -63,16 +64,21 @@ def stored_playlist_name(data_dir: Path, playlist_id: str) -> str | None:
 def playlist_names(
     playlist_ids: Iterable[str], source: PlaylistSource | None = None
 ) -> dict[str, str | None]:
-    """Each playlist's name without calling Spotify: from its latest recording when replaying,
-    else from its latest raw snapshot in the local data dir; None when neither has it."""
+    """Each playlist's name without calling Spotify: from the local serving store's
+    ``playlists`` table (the newest week served), else from its latest recording when replaying,
+    else from its latest raw snapshot in the local data dir; None when none has it."""
     source = source or deployment.playlist_source()
-    # In aws the lake is in S3: listing it to find a name would not be cheap.
+    playlist_ids = list(playlist_ids)
+    # In aws the lake is in S3 and the store in DynamoDB: the names there are the read API's.
     local = deployment.deployment_name() == deployment.LOCAL
     data_dir = deployment.data_dir()
+    served = (
+        served_playlist_names(data_dir / constants.SQLITE_FILE_NAME, playlist_ids) if local else {}
+    )
     names: dict[str, str | None] = {}
     for playlist_id in playlist_ids:
-        name = None
-        if isinstance(source, ReplaySource):
+        name = served.get(playlist_id)
+        if name is None and isinstance(source, ReplaySource):
             name = recorded_playlist_name(source.replay_dir, playlist_id)
         if name is None and local:
             name = stored_playlist_name(data_dir, playlist_id)

@@ -18,6 +18,8 @@ from spotify_assets.sql.lake import object_store_root
 from spotify_assets.transforms import schema
 from spotify_assets.transforms.serving_state import (
     ENTITY_KEYS,
+    KEY_COLUMNS,
+    PLAYLISTS,
     ServingState,
     chronological_build,
 )
@@ -57,8 +59,10 @@ def lake_partitions(object_store) -> Iterator[tuple[str, str, dict[str, list[dic
 def differences(expected: ServingState, served: ServingState) -> list[str]:
     """What the store serves that the chronological build does not, table by table."""
     found = []
-    for table, key in ENTITY_KEYS.items():
-        want, have = expected.entities[table], served.entities[table]
+    keyed = {table: (expected.entities[table], served.entities[table]) for table in ENTITY_KEYS}
+    keyed[PLAYLISTS] = (expected.playlists, served.playlists)
+    for table, (want, have) in keyed.items():
+        key = KEY_COLUMNS[table]
         problems = [f"{table} {k}: in the lake, not served" for k in sorted(want.keys() - have)]
         problems += [f"{table} {k}: served, in no partition" for k in sorted(have.keys() - want)]
         for k in sorted(want.keys() & have.keys()):

@@ -24,6 +24,16 @@ def pytest_configure(config):
     os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="spotify-assets-tests-dagster-home-")
 
 
+@pytest.fixture(autouse=True)
+def own_dagster_home(tmp_path_factory, monkeypatch) -> Path:
+    """Each test its own empty DAGSTER_HOME: what one test adds to an instance, another never
+    sees."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
 def partition(playlist_id: str, week: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({constants.PLAYLIST: playlist_id, constants.WEEK: week})
 

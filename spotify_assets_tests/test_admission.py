@@ -222,3 +222,20 @@ def test_the_s3_store_keeps_a_rejected_copy_beside_the_lake(aws_storage):
 def test_stored_json_that_is_not_strict_is_refused_when_read():
     with pytest.raises(NotStrictJSON, match="NaN is not JSON"):
         decode(b'{"n": NaN}', JSON)
+
+
+def test_a_stored_snapshot_damaged_later_fails_normalizing_naming_its_partition(
+    data_dir, instance, replay_dir
+):
+    assert _materialize(data_dir, instance, replay_dir).success
+    raw = data_dir / "raw" / "playlist_json" / f"week={WEEK}" / f"playlist={PLAYLIST}"
+    (raw / "playlist.json").write_bytes(b'{"id": "x", "total": NaN}')
+    before = _stored_files(data_dir)
+    result = _materialize(
+        data_dir, instance, replay_dir, dg.AssetSelection.groups(constants.NORMALIZED)
+    )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert f"Failure: {WHERE}: the document is not strict JSON (NaN is not JSON)" in message
+    assert _stored_files(data_dir) == before

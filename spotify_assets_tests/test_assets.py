@@ -128,9 +128,9 @@ def test_normalized_tables_fail_clearly_on_a_malformed_entry(context):
 
 
 @pytest.mark.parametrize("serving", serving_assets, ids=lambda a: a.key.to_user_string())
-def test_serving_assets_pass_the_normalized_table_on(serving):
+def test_serving_assets_pass_the_normalized_table_on(serving, context):
     table = normalize_playlist(_recording(), week=WEEK)[serving.key.path[-1]]
-    output = serving(normalized=table)
+    output = serving(context, normalized=table)
     assert output.value is table
     assert output.metadata["dagster/partition_row_count"].value == table.num_rows
     assert isinstance(output.value, pa.Table)
@@ -201,7 +201,7 @@ def test_every_materialization_describes_every_column(context):
         _assert_described(output.metadata, TABLE_COLUMNS[f"normalized/{table}"])
     for serving in serving_assets:
         table = serving.key.path[-1]
-        output = serving(normalized=outputs[table].value)
+        output = serving(context, normalized=outputs[table].value)
         _assert_described(output.metadata, TABLE_COLUMNS[f"serving/{table}"])
     # What the UI shows beside a column: its type, whether it may be null, what it holds.
     columns = outputs[constants.SONGS].metadata[COLUMN_SCHEMA].schema.columns

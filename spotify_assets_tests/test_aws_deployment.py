@@ -108,6 +108,7 @@ def test_the_aws_init_command_prints_the_tables_and_names_missing_settings(
         "test_artists",
         "test_albums",
         "test_songs",
+        "test_playlists",
         "test_playlist_entries",
         "test_playlist_versions",
         "test_playlist_keys",

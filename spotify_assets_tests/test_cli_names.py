@@ -5,6 +5,7 @@ name, from the replay recordings or the stored raw snapshots; never a call to Sp
 import datetime as dt
 import json
 import re
+import sqlite3
 import sys
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from spotify_assets import cli, cli_playlists, constants
 from spotify_assets.cli import main
 from spotify_assets.cli_playlists import display_width, printable
+from spotify_assets.io_managers.serving import SQLiteServingStore
 from spotify_assets.sources import LiveSource
 from spotify_assets.sources.sample_generator import SAMPLE_WEEKS
 
@@ -158,3 +160,14 @@ def test_the_command_reads_the_settings_of_dot_env_as_dg_does(tmp_path, monkeypa
     assert cli.console() == 0
     keys = capsys.readouterr().out.split()
     assert keys == [f"4q0xVAtAY3eZ8QdD5I84BJ|{week}" for week in SAMPLE_WEEKS]
+
+
+def test_names_come_first_from_the_serving_store(live, capsys):
+    store_raw_snapshot(live, LIVE_IDS[0], "2026-10-26", "the name of an older snapshot")
+    SQLiteServingStore(str(live / constants.SQLITE_FILE_NAME)).clear()  # its tables, empty
+    with sqlite3.connect(live / constants.SQLITE_FILE_NAME) as database:
+        database.execute(
+            "INSERT INTO playlists (playlist_id, name) VALUES (?, ?)", (LIVE_IDS[0], "Served")
+        )
+    code, out, _ = run_cli(capsys)
+    assert code == 0 and out[0] == f"{LIVE_IDS[0]}  Served  live from Spotify"

@@ -8,6 +8,7 @@ from spotify_assets import constants
 from spotify_assets.definitions import defs
 from spotify_assets.io_managers.serving import SERVING_ORDER
 from spotify_assets.partitions import weekly_partitions
+from spotify_assets.playlist_partitions import add_configured_playlists_at_load
 from spotify_assets.schedules import last_completed_week, weekly_snapshot_schedule
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets_tests.conftest import partition
@@ -58,7 +59,8 @@ def test_partitions_are_weeks_starting_monday_times_the_sample_playlists():
     partitions_def = partitions_def.partitions_def
     weeks = partitions_def.get_partitions_def_for_dimension(constants.WEEK)
     playlists = partitions_def.get_partitions_def_for_dimension(constants.PLAYLIST)
-    # Loading the definitions gave the instance at hand (conftest's DAGSTER_HOME) the sample's.
+    # What loading the definitions does to the instance at hand (the test's DAGSTER_HOME).
+    assert sorted(add_configured_playlists_at_load()) == sorted(SAMPLE_PLAYLIST_IDS)
     with dg.DagsterInstance.get() as instance:
         keys = playlists.get_partition_keys(dynamic_partitions_store=instance)
     assert sorted(keys) == sorted(SAMPLE_PLAYLIST_IDS)

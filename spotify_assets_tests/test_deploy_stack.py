@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spotify_assets import constants, deployment
+from spotify_assets import alerts, constants, deployment
 from spotify_assets.assets import all_assets
 from spotify_assets.aws import iam
 from spotify_assets.aws.tables import ALL_TABLES
@@ -153,10 +153,17 @@ def test_the_stack_creates_the_storage_the_design_asks_for(stack):
         live.ENV_CLIENT_SECRET,
         live.ENV_REFRESH_TOKEN,
     }
+    # The alerts' webhook: a secret of its own, empty (alerts off) until the URL is put in.
+    webhook_secret = secrets.get_secret_value(SecretId=stack.outputs["AlertWebhookSecretArn"])
+    assert json.loads(webhook_secret["SecretString"]) == {alerts.ENV_ALERT_WEBHOOK_URL: ""}
+    # ECS reads these two secrets for the tasks, and nothing else.
     execution_role = stack.properties("ExecutionRole")
     [read_secret] = execution_role["Policies"][0]["PolicyDocument"]["Statement"]
     assert read_secret["Action"] == "secretsmanager:GetSecretValue"
-    assert read_secret["Resource"] == stack.outputs["SpotifySecretArn"]
+    assert read_secret["Resource"] == [
+        stack.outputs["SpotifySecretArn"],
+        stack.outputs["AlertWebhookSecretArn"],
+    ]
 
 
 def test_glue_tables_read_the_lake_as_written(stack, instance):

@@ -392,11 +392,18 @@ def test_serving_round_trip_of_every_table_keeps_every_type_and_null(manager, se
     if table == constants.PLAYLIST_ENTRIES:
         for position, row in enumerate(rows):
             row.update(position=position, snapshot_id="snap")
-    _write(manager, table, rows, "p", "2026-09-07")
+    playlists = ["p"] * 3
+    if table == constants.PLAYLISTS:  # one row per snapshot: each its own playlist's
+        playlists = ["p0", "p1", "p2"]
+        for playlist, row in zip(playlists, rows, strict=True):
+            _write(manager, table, [row], playlist, "2026-09-07")
+    else:
+        _write(manager, table, rows, "p", "2026-09-07")
     expected = pa.Table.from_pylist(rows, schema=lake_schema)
-    if table == constants.PLAYLIST_ENTRIES:
-        expected = expected.add_column(0, "playlist_id", pa.array(["p"] * 3))
-    stored = serving_store.read_table(table, playlist_id="p")
+    if table in (constants.PLAYLIST_ENTRIES, constants.PLAYLISTS):
+        expected = expected.add_column(0, "playlist_id", pa.array(playlists))
+    read_one = None if table == constants.PLAYLISTS else "p"
+    stored = serving_store.read_table(table, playlist_id=read_one)
     assert stored.schema == serving_schema(table)
     assert stored.to_pylist() == expected.cast(serving_schema(table)).to_pylist()
 

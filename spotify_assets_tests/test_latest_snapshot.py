@@ -2,6 +2,7 @@
 of Dagster's event log: right after any order of writes, one writer at a time, and never trusted
 over the file it names. Local and S3 (moto's server) alike."""
 
+import functools
 import random
 import threading
 import time
@@ -17,6 +18,7 @@ from spotify_assets.io_managers import object_store
 from spotify_assets.io_managers.object_store import ObjectStoreIOManager, strict_json
 from spotify_assets.io_managers.s3 import S3ObjectStoreIOManager
 from spotify_assets.partitions import week_playlist_partitions
+from spotify_assets.playlist_partitions import add_playlists
 from spotify_assets.sources.sample_generator import SAMPLE_PLAYLIST_IDS, SAMPLE_WEEKS
 from spotify_assets.transforms.latest_snapshot import (
     LatestSnapshot,
@@ -56,6 +58,14 @@ def _document(week: str, version: object, name: str = "a song") -> dict:
     }
 
 
+@functools.cache
+def _instance() -> dg.DagsterInstance:
+    """An instance whose playlist partitions hold the playlist: a run's context asks it."""
+    instance = dg.DagsterInstance.ephemeral()
+    add_playlists(instance, [PLAYLIST])
+    return instance
+
+
 def _store(store: ObjectStoreIOManager, week: str, document: dict) -> None:
     """Stores ``document`` as the week's ``raw/playlist_json``, as the end of a run does."""
     context = dg.build_output_context(
@@ -63,6 +73,7 @@ def _store(store: ObjectStoreIOManager, week: str, document: dict) -> None:
         partition_key=partition(PLAYLIST, week),
         asset_partitions_def=week_playlist_partitions,
         definition_metadata=playlist_json.specs_by_key[PLAYLIST_JSON].metadata,
+        instance=_instance(),
     )
     store.handle_output(context, document)
 

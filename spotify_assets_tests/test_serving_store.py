@@ -3,6 +3,7 @@ of the partitions, the store equals a chronological build from the lake; a reade
 playlist's old snapshot or its new one; an entry change costs one write. On SQLite and on
 DynamoDB through moto's server."""
 
+import datetime as dt
 import random
 import shutil
 import sqlite3
@@ -13,11 +14,12 @@ import pytest
 
 from spotify_assets import constants
 from spotify_assets.cli import main
-from spotify_assets.cli_serving import lake_partitions
+from spotify_assets.cli_serving import lake_partitions, rebuild
 from spotify_assets.io_managers.serving import (
     SERVING_ORDER,
     ConcurrentWriteError,
     ServingStore,
+    ServingStoreError,
     ServingWriter,
     SQLiteServingStore,
     plain_rows,
@@ -25,6 +27,7 @@ from spotify_assets.io_managers.serving import (
 )
 from spotify_assets.sources import SAMPLE_DATA_DIR
 from spotify_assets.sources.replay import read_replay_file, recorded_weeks, replay_playlist_ids
+from spotify_assets.sources.sample_generator import churn, synthetic_playlist
 from spotify_assets.transforms.normalize import normalize_playlist
 from spotify_assets.transforms.serving_state import chronological_build
 from spotify_assets_tests.conftest import local_resources
@@ -81,6 +84,22 @@ def _entry(position: int, song_id: str, added: int, snapshot: str) -> dict:
     }
 
 
+def _playlist(playlist_id: str, week: str, total: int) -> dict:
+    """A playlist's row in the lake's ``playlists``: renamed every week, as a playlist can be."""
+    return {
+        "name": f"Playlist {playlist_id[-1]} of {week}",
+        "description": None if total % 2 else "",
+        "owner_id": "owner",
+        "owner_name": None,
+        "public": bool(total % 2) or None,
+        "collaborative": False,
+        "snapshot_id": f"{playlist_id}{week}",
+        "total": total,
+        "followers": None,
+        "url": f"https://open.spotify.com/playlist/{playlist_id}",
+    }
+
+
 def generated_partition(playlist_id: str, week: str, songs: list[dict]) -> tuple:
     albums = sorted({song["album_id"] for song in songs})
     return (
@@ -107,6 +126,7 @@ def generated_partition(playlist_id: str, week: str, songs: list[dict]) -> tuple
                 for album in albums
             ],
             constants.SONGS: songs,
+            constants.PLAYLISTS: [_playlist(playlist_id, week, len(songs))],
             constants.PLAYLIST_ENTRIES: [
                 _entry(position, song["song_id"], song["song_added"] or 0, f"{playlist_id}{week}")
                 for position, song in enumerate(songs)
@@ -149,6 +169,8 @@ def assert_equals_the_chronological_build(store: ServingStore, partitions) -> No
     for table, rows in expected.entities.items():
         assert served.entities[table] == rows, table
     assert served.entries == expected.entries
+    assert served.playlists == expected.playlists
+    assert served.playlists.keys() == {playlist_id for playlist_id, _, _ in partitions}
     assert_references_resolve(store)
 
 
@@ -487,13 +509,16 @@ def test_verify_and_rebuild_after_a_newest_week_first_backfill_on_sqlite(
 
     song = store.read_table(constants.SONGS).column("song_id")[0].as_py()
     artist = store.read_table(constants.ARTISTS).column("artist_id")[0].as_py()
+    playlist = store.read_table(constants.PLAYLISTS).column("playlist_id")[0].as_py()
     with sqlite3.connect(store.path) as connection:
         connection.execute("DELETE FROM songs WHERE song_id = ?", [song])
         connection.execute("UPDATE artists SET artist_name = 'Wrong' WHERE artist_id = ?", [artist])
+        connection.execute("UPDATE playlists SET total = 99 WHERE playlist_id = ?", [playlist])
     assert main(["serving", "verify"]) == 1
     out = capsys.readouterr().out
     assert f"songs {song}: in the lake, not served" in out
     assert "artist_name 'Wrong'" in out
+    assert f"playlists playlist_id={playlist}: total 99" in out
 
     assert main(["serving", "rebuild"]) == 0
     assert "rebuilt the serving store from the lake's 50 partitions" in capsys.readouterr().out
@@ -537,3 +562,87 @@ def test_an_emptied_playlist_and_a_1970_song_added_are_served_as_the_build_serve
     served = store_state(store)
     assert served.entities[constants.SONGS]["s1"]["song_added"] == EPOCH_1970
     assert served.entries["empt000000000000000000A"][1] == []
+    # The emptied week is a row with total 0; B never took that week, so it keeps its last one.
+    emptied, untaken = (served.playlists[f"empt000000000000000000{p}"] for p in "AB")
+    assert (emptied["total"], emptied["snapshot_id"]) == (0, "empt000000000000000000A2026-10-12")
+    assert (untaken["total"], untaken["snapshot_id"]) == (1, "empt000000000000000000B2026-10-05")
+
+
+def test_a_playlists_row_is_its_newest_weeks_and_an_older_week_writes_no_row(make_store):
+    playlist_id = "name000000000000000000A"
+    old, new = (
+        generated_partition(playlist_id, week, [_song("s1", "One", added=5)])
+        for week in ("2026-10-05", "2026-10-12")
+    )
+    store = make_store()
+    writer = ServingWriter(store)
+    apply(store, [new])
+    summary = writer.write(constants.PLAYLISTS, playlist_id, old[1], old[2][constants.PLAYLISTS])
+    assert (summary.written, "not the newest" in summary.note) == (0, True)
+    [row] = store.read_table(constants.PLAYLISTS, playlist_id).to_pylist()
+    assert row == {"playlist_id": playlist_id, **new[2][constants.PLAYLISTS][0]}
+    renamed = [{**new[2][constants.PLAYLISTS][0], "name": "Renamed"}]
+    assert writer.write(constants.PLAYLISTS, playlist_id, new[1], renamed).written == 1
+    assert store.read_table(constants.PLAYLISTS, playlist_id)["name"].to_pylist() == ["Renamed"]
+    with pytest.raises(ServingStoreError, match="one row per snapshot, not 2"):
+        writer.write(constants.PLAYLISTS, playlist_id, new[1], renamed * 2)
+
+
+def test_a_store_from_before_the_playlists_table_gets_it(tmp_path):
+    path = tmp_path / "serving.sqlite"
+    partitions = generated_partitions(seed=5)
+    apply(SQLiteServingStore(path), partitions)
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE playlists")
+        connection.execute("PRAGMA user_version = 2")
+    store = SQLiteServingStore(path)
+    assert store.read_table(constants.PLAYLISTS).num_rows == 0
+    rebuild(store, partitions)
+    assert_equals_the_chronological_build(store, partitions)
+
+
+def test_a_store_from_before_open_flags_reads_its_keys_as_open(tmp_path):
+    path = tmp_path / "serving.sqlite"
+    partitions = generated_partitions(seed=7)
+    half = len(partitions) // 2
+    apply(SQLiteServingStore(path), partitions[:half])
+    with sqlite3.connect(path) as connection:  # layout 3: no open column
+        connection.executescript(
+            "CREATE TABLE keys_before (playlist_id, entity_table, entity_key, "
+            "PRIMARY KEY (playlist_id, entity_table, entity_key));"
+            "INSERT INTO keys_before SELECT playlist_id, entity_table, entity_key "
+            "FROM playlist_keys;"
+            "DROP TABLE playlist_keys;"
+            "ALTER TABLE keys_before RENAME TO playlist_keys;"
+            "PRAGMA user_version = 3;"
+        )
+    store = SQLiteServingStore(path)
+    apply(store, partitions[half:])
+    assert_equals_the_chronological_build(store, partitions)
+
+
+def test_a_new_week_reads_what_it_holds_and_what_it_ends_not_the_history(tmp_path):
+    """Serving the newest week reads the keys it holds and those whose run it ends: a year of
+    history costs the 52nd week no more reads than the second."""
+    store = SQLiteServingStore(tmp_path / "serving.sqlite")
+    requested: list[int] = []
+    read_items = store.entity_items
+
+    def counted(table, keys):
+        keys = list(keys)
+        if table == constants.SONGS:
+            requested.append(len(keys))
+        return read_items(table, keys)
+
+    store.entity_items = counted
+    writer = ServingWriter(store)
+    playlist = synthetic_playlist(100, seed=3)
+    for number in range(52):
+        week = (dt.date(2025, 1, 6) + dt.timedelta(weeks=number)).isoformat()
+        playlist = churn(playlist, 0.1, seed=number) if number else playlist
+        tables = normalize_playlist(playlist, week=week)
+        for table in SERVING_ORDER:
+            writer.write(table, playlist["id"], week, plain_rows(tables[table]))
+    songs_held = len(set(tables[constants.SONGS]["song_id"].to_pylist()))
+    # The week's songs, and the tenth of the last week's that it replaced.
+    assert requested[-1] <= songs_held * 1.2 and requested[-1] <= requested[1] * 1.2

@@ -8,6 +8,7 @@ import fnmatch
 import json
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -24,7 +25,9 @@ from spotify_assets.sources.sample_generator import (
 )
 from spotify_assets.web import lambda_handler
 from spotify_assets.web.app import create_app
+from spotify_assets.web.serving_reader import served_playlist_names
 from spotify_assets.web.settings import AWS, LOCAL, WebSettings, build_api
+from spotify_assets_tests.test_serving_store import _song, apply, generated_partition
 from spotify_assets_tests.web_support import (
     LATEST_WEEK,
     REGION,
@@ -134,6 +137,72 @@ def test_one_playlist_names_its_views_and_served_snapshot(app, lake):
     assert body["latest"]["week"] == LATEST_WEEK
     assert body["served"] == {"week": LATEST_WEEK, "snapshot_id": entries[0]["snapshot_id"]}
     assert "top_artists" in body["views"] and "tracks_ever" in body["views"]
+
+
+SERVED_ATTRIBUTES = ("name", "owner_id", "owner_name", "total", "snapshot_id", "url")
+
+
+def test_a_playlist_is_named_and_described_by_the_serving_table(app, lake):
+    rows = by_key(served(lake, constants.PLAYLISTS), "playlist_id")
+    assert rows.keys() == set(WEB_PLAYLIST_IDS)
+    status, body = get(app, "/api/playlists")
+    assert status == 200
+    for item in body["playlists"]:
+        row = rows[item["playlist"]]
+        assert {k: item[k] for k in SERVED_ATTRIBUTES} == {k: row[k] for k in SERVED_ATTRIBUTES}
+    status, body = get(app, f"/api/playlists/{XSS_PLAYLIST_ID}")
+    assert status == 200 and body["name"] == XSS
+    assert body["attributes"] == {
+        k: v for k, v in rows[XSS_PLAYLIST_ID].items() if k != "playlist_id"
+    }
+    assert body["attributes"]["snapshot_id"] == body["served"]["snapshot_id"]
+    status, body = get(app, f"/api/playlists/{SMALL_PLAYLIST_ID}/entries?limit=1")
+    assert (status, body["name"]) == (200, "Sunday Morning")
+
+
+def test_the_served_name_wins_over_the_dashboards_until_it_has_none(lake, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(lake, copy)
+    app = create_app(build_api(WebSettings(deployment=LOCAL, data_dir=copy)))
+    with sqlite3.connect(copy / constants.SQLITE_FILE_NAME) as connection:
+        connection.execute(
+            "UPDATE playlists SET name = 'Renamed' WHERE playlist_id = ?", [SMALL_PLAYLIST_ID]
+        )
+    assert get(app, f"/api/playlists/{SMALL_PLAYLIST_ID}")[1]["name"] == "Renamed"
+    names = {p["playlist"]: p["name"] for p in get(app, "/api/playlists")[1]["playlists"]}
+    assert names[SMALL_PLAYLIST_ID] == "Renamed"
+    assert served_playlist_names(copy / constants.SQLITE_FILE_NAME, names) == names
+    # Without a served row (a serving store behind the dashboard), the index's name stands in.
+    with sqlite3.connect(copy / constants.SQLITE_FILE_NAME) as connection:
+        connection.execute("DELETE FROM playlists WHERE playlist_id = ?", [SMALL_PLAYLIST_ID])
+    status, body = get(app, "/api/playlists")
+    [small] = [p for p in body["playlists"] if p["playlist"] == SMALL_PLAYLIST_ID]
+    assert (small["name"], small["total"], small["url"]) == ("Sunday Morning", None, None)
+    assert get(app, f"/api/playlists/{SMALL_PLAYLIST_ID}")[1]["attributes"] is None
+    assert SMALL_PLAYLIST_ID not in served_playlist_names(copy / constants.SQLITE_FILE_NAME, names)
+    assert served_playlist_names(tmp_path / "none.sqlite", names) == {}
+
+
+def test_an_emptied_playlist_shows_total_0_and_a_week_never_taken_its_last_row(tmp_path):
+    empty, untaken = "empt000000000000000000A", "empt000000000000000000B"
+    songs = [_song("s1", "One", added=5), _song("s2", "Two", added=6)]
+    store = SQLiteServingStore(tmp_path / constants.SQLITE_FILE_NAME)
+    apply(
+        store,
+        [
+            generated_partition(empty, "2026-10-05", songs),
+            generated_partition(empty, "2026-10-12", []),  # emptied
+            generated_partition(untaken, "2026-10-05", songs),  # 2026-10-12 never taken
+        ],
+    )
+    app = create_app(build_api(WebSettings(deployment=LOCAL, data_dir=tmp_path)))
+    status, body = get(app, f"/api/playlists/{empty}")
+    assert status == 200 and body["served"]["week"] == "2026-10-12"
+    assert body["attributes"]["total"] == 0 and body["name"] == "Playlist A of 2026-10-12"
+    assert get(app, f"/api/playlists/{empty}/entries")[1]["entries"] == []
+    status, body = get(app, f"/api/playlists/{untaken}")
+    assert status == 200 and body["served"]["week"] == "2026-10-05"
+    assert body["attributes"]["total"] == 2 and body["name"] == "Playlist B of 2026-10-05"
 
 
 def test_a_view_is_its_files_rows_a_page_at_a_time(app, lake):

@@ -431,6 +431,9 @@ def test_html_in_names_is_shown_as_text_and_never_runs(open_page, site, lake):
     page = watched.page
     assert page.text_content("#playlist option:checked") == XSS
     assert page.text_content("#playlist-name") == XSS
+    # Its owner and size, from the serving table playlists, beside the name.
+    assert page.text_content("#playlist-about").startswith("by ")
+    assert page.text_content("#playlist-about").endswith(" entries")
     tables = page.evaluate(READ_TABLES, TABLES)
     track_rows = [row for row in tables["table-tracks"] if row[0] == XSS]
     assert track_rows and track_rows[0][1] == XSS  # the track and its artist

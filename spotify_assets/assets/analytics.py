@@ -16,8 +16,13 @@ from pydantic import Field
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
 from spotify_assets.assets.normalized import normalized_key
+from spotify_assets.grouped_runs import (
+    grouped_backfills,
+    run_partition_keys,
+    week_and_playlist_of,
+)
 from spotify_assets.io_managers.object_store import CONTENT_TYPES, JSON, PARQUET, partition_path
-from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
+from spotify_assets.partitions import week_playlist_partitions
 from spotify_assets.sql import catalog
 from spotify_assets.sql.lake import lake_at, object_store_root
 from spotify_assets.transforms import schema
@@ -100,6 +105,7 @@ DASHBOARD_CONDITION = (
 ).with_label("after_the_lake_passes_its_checks")
 
 
+@grouped_backfills
 @dg.asset(
     key=WEEKLY_SUMMARY,
     group_name=ANALYTICS,
@@ -131,20 +137,22 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     # Here, not with the definitions: it loads DuckDB's and Athena's errors and the web package.
     from spotify_assets.sql.dashboard import SUMMARY_VIEW, encode_json, summary_metadata
 
-    week, playlist = week_and_playlist(context)
     store = context.resources.object_store
-    result = summary_of(store, playlist, week)
-    path = (
-        object_store_root(store)
-        / ANALYTICS
-        / "weekly_summary"
-        / f"{constants.WEEK}={week}"
-        / f"{constants.PLAYLIST}={playlist}"
-        / "weekly_summary.json"
-    )
-    _write(store, path, encode_json(result.records()))
-    return dg.MaterializeResult(
-        metadata={
+    metadata = {}
+    # A backfill summarizes up to a year of partitions a run, each in its own file.
+    for partition_key in run_partition_keys(context):
+        week, playlist = week_and_playlist_of(partition_key)
+        result = summary_of(store, playlist, week)
+        path = (
+            object_store_root(store)
+            / ANALYTICS
+            / "weekly_summary"
+            / f"{constants.WEEK}={week}"
+            / f"{constants.PLAYLIST}={playlist}"
+            / "weekly_summary.json"
+        )
+        _write(store, path, encode_json(result.records()))
+        metadata[partition_key] = {
             **summary_metadata(result),
             **table_metadata(
                 pa.Table.from_pylist(result.records(), schema=schema.WEEKLY_SUMMARY),
@@ -152,7 +160,11 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             ),
             "path": dg.MetadataValue.path(str(path)),
         }
-    )
+    if len(metadata) == 1:
+        return dg.MaterializeResult(metadata=next(iter(metadata.values())))
+    for partition_key, partition_metadata in metadata.items():
+        context.add_asset_metadata(partition_metadata, partition_key=partition_key)
+    return dg.MaterializeResult()
 
 
 DASHBOARD_DEPS = [normalized_key(table) for table in constants.NORMALIZED_TABLES]

@@ -10,14 +10,17 @@ from spotify_assets.assets.metadata import (
     table_name_metadata,
 )
 from spotify_assets.assets.raw import PLAYLIST_JSON
-from spotify_assets.io_managers.object_store import PARQUET, STORAGE_FORMAT
-from spotify_assets.partitions import week_and_playlist, week_playlist_partitions
-from spotify_assets.transforms import (
-    PlaylistFormatError,
-    normalize_playlist,
-    playlist_entries_page,
-    schema,
+from spotify_assets.grouped_runs import (
+    by_partition,
+    grouped_backfills,
+    partition_label,
+    partition_output,
+    run_partition_keys,
+    week_and_playlist_of,
 )
+from spotify_assets.io_managers.object_store import PARQUET, STORAGE_FORMAT
+from spotify_assets.partitions import week_playlist_partitions
+from spotify_assets.transforms import PlaylistFormatError, normalize_playlist, schema
 from spotify_assets.transforms.checks import (
     BLOCKING_CHECKS,
     CHECK_ENTRY_COUNT,
@@ -40,6 +43,12 @@ DESCRIPTIONS = {
     "public, collaborative, snapshot id, `total` and followers. An empty snapshot is a row with "
     "`total` 0; a week never taken has no row.",
 }
+
+
+# What the tables are built from: the stored JSON's bytes, which the object store hands over
+# unparsed so that normalizing reads them once and builds only what it takes, or the document
+# already parsed (as a direct invocation passes it).
+PLAYLIST_DOCUMENT = dg.PythonObjectDagsterType((bytes, dict), name="PlaylistDocument")
 
 
 def normalized_key(table: str) -> dg.AssetKey:
@@ -65,6 +74,7 @@ CHECK_SPECS = [
 ]
 
 
+@grouped_backfills
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -85,39 +95,85 @@ CHECK_SPECS = [
     partitions_def=week_playlist_partitions,
     ins={"playlist": dg.AssetIn(PLAYLIST_JSON)},
 )
-def normalized_tables(context: dg.AssetExecutionContext, playlist: dict):
-    """Splits one raw playlist snapshot into the normalized tables and checks them before they
-    are written: a partition failing a blocking check reports its check results and publishes
-    nothing, so readers of the lake and the serving tables never see unchecked data."""
-    week, playlist_id = week_and_playlist(context)
-    try:
-        tables = normalize_playlist(playlist, week=week)
-    except PlaylistFormatError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
-    problems = blocking_check_problems(
-        tables, playlist_entries_page(playlist, week=week).get("total")
-    )
-    check_results = [
-        dg.AssetCheckResult(
-            asset_key=normalized_key(table),
-            check_name=check_name,
-            passed=not found,
-            metadata={"problems": "; ".join(found) or "none"},
-        )
-        for (table, check_name), found in problems.items()
+def normalized_tables(context: dg.AssetExecutionContext, playlist: PLAYLIST_DOCUMENT):
+    """Splits each raw playlist snapshot of the run into the normalized tables and checks them
+    before they are written: a partition failing a blocking check reports its check results and
+    publishes nothing, so readers of the lake and the serving tables never see unchecked data.
+
+    A backfill runs up to a year of partitions at once (one playlist's weeks, or one week's
+    playlists), each written to its own folder. If one of them fails a check, the run writes
+    none: the failure and the check results name the partitions that failed."""
+    partition_keys = run_partition_keys(context)
+    tables_by_partition, problems_by_partition = {}, {}
+    for partition_key, document in by_partition(partition_keys, playlist).items():
+        week, _ = week_and_playlist_of(partition_key)
+        try:
+            tables = normalize_playlist(document, week=week)
+        except PlaylistFormatError as error:
+            # A document too broken to name its playlist is named by its partition.
+            message = str(error).removeprefix(f"week {week}: ")
+            if not message.startswith("playlist "):
+                message = f"{partition_label(partition_key)}: {message}"
+            raise dg.Failure(description=message, allow_retries=False) from None
+        [total] = tables[constants.PLAYLISTS]["total"].to_pylist()
+        tables_by_partition[partition_key] = tables
+        problems_by_partition[partition_key] = blocking_check_problems(tables, total)
+    check_results = _check_results(problems_by_partition)
+    failures = [
+        failure
+        for partition_key, problems in problems_by_partition.items()
+        if (failure := check_failures(partition_label(partition_key), problems))
     ]
-    if failures := check_failures(f"playlist {playlist_id!r}, week {week}", problems):
+    if failures:
         # The results still reach the UI; without outputs nothing stored is replaced.
         yield from check_results
         raise dg.Failure(
-            description=f"{failures}. Nothing was written: the stored tables are as they were.",
+            description=f"{'; '.join(failures)}. Nothing was written: the stored tables are as "
+            "they were.",
             allow_retries=False,
         )
-    for table, value in tables.items():
-        yield dg.Output(
-            value, output_name=_output_name(table), metadata=table_metadata(value, table)
+    for table in constants.NORMALIZED_TABLES:
+        values = {key: tables[table] for key, tables in tables_by_partition.items()}
+        yield partition_output(
+            context,
+            values,
+            {key: table_metadata(value, table) for key, value in values.items()},
+            output_name=_output_name(table),
         )
     yield from check_results
+
+
+def _check_results(
+    problems_by_partition: dict[str, dict[tuple[str, str], list[str]]],
+) -> list[dg.AssetCheckResult]:
+    """One result per blocking check for the whole run: Dagster 1.13 records one evaluation per
+    check and step, whatever the partitions. Over several partitions, each problem names its
+    partition."""
+    several = len(problems_by_partition) > 1
+    results = []
+    for table, check_name in BLOCKING_CHECKS:
+        found = {
+            partition_key: problems[table, check_name]
+            for partition_key, problems in problems_by_partition.items()
+            if problems[table, check_name]
+        }
+        if several:
+            described = [f"{partition_label(key)}: {'; '.join(found[key])}" for key in found]
+        else:
+            described = [problem for problems in found.values() for problem in problems]
+        metadata = {"problems": "; ".join(described) or "none"}
+        if several:
+            metadata["partitions_checked"] = len(problems_by_partition)
+            metadata["partitions_failed"] = len(found)
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=normalized_key(table),
+                check_name=check_name,
+                passed=not found,
+                metadata=metadata,
+            )
+        )
+    return results
 
 
 def _output_name(table: str) -> str:

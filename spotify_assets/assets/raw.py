@@ -9,6 +9,13 @@ import dagster as dg
 
 from spotify_assets import constants
 from spotify_assets.assets.metadata import column_schema_metadata, table_metadata
+from spotify_assets.grouped_runs import (
+    by_partition,
+    grouped_backfills,
+    partition_output,
+    run_partition_keys,
+    week_and_playlist_of,
+)
 from spotify_assets.io_managers.object_store import (
     CSV,
     JSON,
@@ -139,6 +146,8 @@ def rejected(
     key=PLAYLIST_JSON,
     group_name=constants.RAW,
     partitions_def=week_playlist_partitions,
+    # No backfill policy: a backfill runs it one partition a run (it reads the source as it is
+    # now, and one failing playlist-week must not hold up others).
     io_manager_key="object_store",
     metadata={STORAGE_FORMAT: JSON, KEEPS_LATEST_POINTER: True},
     kinds={"json"},
@@ -185,6 +194,8 @@ def playlist_json(
     )
 
 
+# Unlike the JSON it reads, it is rebuilt from what is stored: many partitions a run.
+@grouped_backfills
 @dg.asset(
     key=PLAYLIST_CSV,
     group_name=constants.RAW,
@@ -196,10 +207,15 @@ def playlist_json(
 )
 def playlist_csv(context: dg.AssetExecutionContext, playlist: dict):
     """One row per playlist entry, flattened: RFC 4180 CSV in UTF-8 with a header row. Artist
-    ids are joined with ';' and artist names written as a JSON array."""
-    week, _ = week_and_playlist(context)
-    try:
-        table = flatten_playlist(playlist, week=week)
-    except PlaylistFormatError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
-    return dg.Output(table, metadata=table_metadata(table, CSV_TABLE))
+    ids are joined with ';' and artist names written as a JSON array. Rebuilt from the stored
+    JSON, a backfill flattens up to a year of partitions a run, each in its own folder."""
+    tables = {}
+    for partition_key, document in by_partition(run_partition_keys(context), playlist).items():
+        week, _ = week_and_playlist_of(partition_key)
+        try:
+            tables[partition_key] = flatten_playlist(document, week=week)
+        except PlaylistFormatError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+    return partition_output(
+        context, tables, {key: table_metadata(table, CSV_TABLE) for key, table in tables.items()}
+    )

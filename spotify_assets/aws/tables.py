@@ -27,9 +27,11 @@ VERSION = "version"
 # always) until before TO_VERSION (absent: still).
 FROM_VERSION = "from_version"
 TO_VERSION = "to_version"
-# Which keys' history holds a playlist: ``<table>#<key>`` under the playlist's id.
+# Which keys' history holds a playlist: ``<table>#<key>`` under the playlist's id, and whether
+# the key's last run of the playlist is open (reaches its newest served week).
 PLAYLIST_KEYS = "playlist_keys"
 ENTITY = "entity"
+OPEN = "open"
 # One writer at a time per entity table and per playlist's entries: an item per lease, held
 # until it expires.
 LEASES = "leases"
@@ -137,6 +139,8 @@ SERVING_TABLES: dict[str, Table] = {
         _key(constants.SONGS, ENTITY_KEYS[constants.SONGS]),
         indexes=(_by(constants.SONGS, "album_id"), _by(constants.SONGS, "artist_id")),
     ),
+    # Each playlist's own row (name, owner, total...), by its id.
+    constants.PLAYLISTS: Table(constants.PLAYLISTS, _key(constants.PLAYLISTS, PLAYLIST_ID)),
     # An entry's key does not move with it: a move rewrites its order key, one item; a Query of
     # by_order returns the playlist in order.
     constants.PLAYLIST_ENTRIES: Table(

@@ -38,6 +38,7 @@ from spotify_assets.aws.tables import (
     LEASE_NAME,
     LEASE_TOKEN,
     LEASES,
+    OPEN,
     PLAYLIST_KEYS,
     PLAYLIST_VERSIONS,
     TO_VERSION,
@@ -315,6 +316,14 @@ class DynamoDBServingStore(ServingStore):
         return record
 
     def save_table_record(self, record: PlaylistRecord, table: str) -> None:
+        # Recorded only while this writer still holds its leases: a writer whose lease expired
+        # half way must not mark its week served (its re-run would then be skipped).
+        self._transact(
+            [*map(self._lease_check, self._leases()), self._record_update(record, table)]
+        )
+
+    def _record_update(self, record: PlaylistRecord, table: str) -> dict:
+        """The write of the record's weeks and orphans of one table."""
         update = {
             "TableName": self.table_name(PLAYLIST_VERSIONS),
             "Key": {PLAYLIST_ID: {"S": record.playlist_id}},
@@ -325,9 +334,30 @@ class DynamoDBServingStore(ServingStore):
                 ":o": {"S": json.dumps(record.orphans.get(table, []))},
             },
         }
-        # Recorded only while this writer still holds its leases: a writer whose lease expired
-        # half way must not mark its week served (its re-run would then be skipped).
-        self._transact([*map(self._lease_check, self._leases()), {"Update": update}])
+        return {"Update": update}
+
+    # --- playlists -----------------------------------------------------------------------------
+
+    def playlist_row_hash(self, playlist_id: str) -> str | None:
+        item = self._call(
+            constants.PLAYLISTS,
+            "get_item",
+            TableName=self.table_name(constants.PLAYLISTS),
+            Key={PLAYLIST_ID: {"S": playlist_id}},
+            ConsistentRead=True,
+            ProjectionExpression="#h",
+            ExpressionAttributeNames={"#h": HASH_COLUMN},
+        ).get("Item", {})
+        return item.get(HASH_COLUMN, {}).get("S")
+
+    def save_playlist_row(self, record, row, row_hash):
+        actions = [*map(self._lease_check, self._leases())]
+        if row is not None:
+            item = self._item(constants.PLAYLISTS, {**row, HASH_COLUMN: row_hash})
+            actions.append(
+                {"Put": {"TableName": self.table_name(constants.PLAYLISTS), "Item": item}}
+            )
+        self._transact([*actions, self._record_update(record, constants.PLAYLISTS)])
 
     # --- entities ------------------------------------------------------------------------------
 
@@ -371,7 +401,7 @@ class DynamoDBServingStore(ServingStore):
                 )
             time.sleep(delay)
 
-    def playlist_keys(self, table: str, playlist_id: str) -> set[str]:
+    def playlist_keys(self, table: str, playlist_id: str) -> dict[str, bool]:
         items = self._paginate(
             "query",
             PLAYLIST_KEYS,
@@ -386,7 +416,12 @@ class DynamoDBServingStore(ServingStore):
                 "ConsistentRead": True,
             },
         )
-        return {item[ENTITY]["S"].split("#", 1)[1] for item in items}
+        # An entry written before the flag existed reads as open: a read too many, never a run
+        # missed.
+        return {
+            item[ENTITY]["S"].split("#", 1)[1]: item.get(OPEN, {}).get("BOOL", True)
+            for item in items
+        }
 
     def _paginate(self, operation: str, table: str, arguments: dict) -> list[dict]:
         items = []
@@ -395,7 +430,7 @@ class DynamoDBServingStore(ServingStore):
                 items += page["Items"]
         return items
 
-    def write_entity_items(self, table, playlist_id, items, deletes, keys_added, keys_dropped):
+    def write_entity_items(self, table, playlist_id, items, deletes, keys_indexed, keys_dropped):
         key_column = ENTITY_KEYS[table]
         name = self.table_name(table)
         columns = serving_schema(table).names
@@ -444,11 +479,18 @@ class DynamoDBServingStore(ServingStore):
             )
             for item in deletes
         ]
-        calls += [
-            (PLAYLIST_KEYS, "put_item", {"TableName": keys_table, "Item": entity_key(key)})
-            for key in keys_added
+
+        def index_put(key: str, is_open: bool) -> tuple:
+            item = {**entity_key(key), OPEN: {"BOOL": is_open}}
+            return (PLAYLIST_KEYS, "put_item", {"TableName": keys_table, "Item": item})
+
+        # Entries that say open go with the items; those that close or drop only after them (see
+        # ServingStore.write_entity_items).
+        calls += [index_put(key, True) for key, is_open in keys_indexed.items() if is_open]
+        after_items = [
+            index_put(key, False) for key, is_open in keys_indexed.items() if not is_open
         ]
-        calls += [
+        after_items += [
             (PLAYLIST_KEYS, "delete_item", {"TableName": keys_table, "Key": entity_key(key)})
             for key in keys_dropped
         ]
@@ -464,6 +506,7 @@ class DynamoDBServingStore(ServingStore):
                 raise
 
         self._in_parallel(call, calls)
+        self._in_parallel(call, after_items)
 
     def _in_parallel(self, function, calls: list[tuple]) -> None:
         if not calls:
@@ -708,6 +751,17 @@ class DynamoDBServingStore(ServingStore):
 
     def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
         table_schema = serving_schema(table)
+        if table == constants.PLAYLISTS and playlist_id is not None:
+            item = self._call(
+                table,
+                "get_item",
+                TableName=self.table_name(table),
+                Key={PLAYLIST_ID: {"S": playlist_id}},
+                ConsistentRead=True,
+            ).get("Item")
+            return table_from_plain_rows(
+                [from_item(item, table_schema)] if item else [], table_schema
+            )
         if table != constants.PLAYLIST_ENTRIES:
             records = [from_item(item, table_schema) for item in self._scan(table)]
             records.sort(key=lambda record: record[0])

@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import dagster as dg
 import pyarrow as pa
@@ -42,6 +42,13 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from spotify_assets import constants
+from spotify_assets.grouped_runs import (
+    add_partition_metadata,
+    io_partition_keys,
+    output_partitions,
+    partition_label,
+    week_and_playlist_of,
+)
 from spotify_assets.transforms import schema
 from spotify_assets.transforms.latest_snapshot import (
     LatestSnapshot,
@@ -167,12 +174,17 @@ def partition_path(base: UPath, asset_name: str, storage_format: str, playlist: 
     return base / f"{constants.WEEK}={week}" / f"{constants.PLAYLIST}={playlist}" / file_name
 
 
-def _partition_label(context: dg.OutputContext) -> str:
+def _partition_label(context: dg.OutputContext, partition_key: str | None) -> str:
     """``playlist '<id>', week <week>`` for a partition of the lake, else the asset's key."""
-    if not context.has_partition_key:
+    if partition_key is None:
         return context.asset_key.to_user_string()
-    keys = context.partition_key.keys_by_dimension
-    return f"playlist {keys[constants.PLAYLIST]!r}, week {keys[constants.WEEK]}"
+    return partition_label(partition_key)
+
+
+def _takes_bytes(context: dg.InputContext) -> bool:
+    """Whether the input's type admits ``bytes``: it then gets the stored file as it is."""
+    typing_type = context.dagster_type.typing_type
+    return typing_type is bytes or bytes in get_args(typing_type)
 
 
 class ObjectStoreIOManager(dg.UPathIOManager):
@@ -199,7 +211,25 @@ class ObjectStoreIOManager(dg.UPathIOManager):
         storage_format = self.storage_format(context)
         return partition_path(path, context.asset_key.path[-1], storage_format, playlist, week)
 
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if not context.has_asset_partitions or len(io_partition_keys(context)) == 1:
+            super().handle_output(context, obj)
+            return
+        # A run over several partitions (a grouped backfill): each goes to its own folder, as a
+        # run of it alone would write it. UPathIOManager stores one partition per output only.
+        paths = self._get_paths_for_partitions(context)
+        for partition_key, value in output_partitions(context, obj):
+            path = paths[partition_key]
+            self.make_directory(path.parent)
+            self._dump_partition(context, value, path, partition_key)
+
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        partition_key = context.asset_partition_key if context.has_asset_partitions else None
+        self._dump_partition(context, obj, path, partition_key)
+
+    def _dump_partition(
+        self, context: dg.OutputContext, obj: Any, path: UPath, partition_key: str | None
+    ) -> None:
         storage_format = self.storage_format(context)
         data = encode(obj, storage_format)
         try:
@@ -207,32 +237,42 @@ class ObjectStoreIOManager(dg.UPathIOManager):
         except OSError as error:
             # A full disk or a failing one: say which partition, and that nothing was replaced.
             raise dg.Failure(
-                description=f"{_partition_label(context)}: writing {path} failed "
+                description=f"{_partition_label(context, partition_key)}: writing {path} failed "
                 f"({error.strerror or error}); the stored file, if any, is as it was",
                 allow_retries=False,
             ) from None
         # "=" may stay as it is in a URI's path: the Hive folders then read as they are named.
         uri = path.as_uri().replace("%3D", "=")
-        context.add_output_metadata({"bytes_written": len(data), "dagster/uri": uri})
+        written = {"bytes_written": len(data), "dagster/uri": uri}
+        if partition_key is None:
+            context.add_output_metadata(written)
+        else:
+            add_partition_metadata(context, partition_key, written)
         if (context.definition_metadata or {}).get(KEEPS_LATEST_POINTER):
-            self._point_at_if_newest(context, obj, data)
+            self._point_at_if_newest(context, partition_key, obj, data)
 
-    def _point_at_if_newest(self, context: dg.OutputContext, document: Any, stored: bytes) -> None:
-        keys = context.partition_key.keys_by_dimension
-        written = latest_snapshot_of(document, keys[constants.WEEK], stored)
+    def _point_at_if_newest(
+        self, context: dg.OutputContext, partition_key: str, document: Any, stored: bytes
+    ) -> None:
+        week, playlist = week_and_playlist_of(partition_key)
+        written = latest_snapshot_of(document, week, stored)
         try:
-            self.advance_latest_pointer(context.asset_key, keys[constants.PLAYLIST], written)
+            self.advance_latest_pointer(context.asset_key, playlist, written)
         except Exception as error:
             # The partition is stored; a pointer left behind costs the next run a full read of
             # the playlist, which failing the partition now would cost too.
             context.log.warning(
-                f"{_partition_label(context)}: stored, but its latest pointer was not updated "
+                f"{_partition_label(context, partition_key)}: stored, but its latest pointer was "
+                "not updated "
                 f"({type(error).__name__}: {error}); the next run reads the playlist in full"
             )
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+        data = self.read_bytes(path)
+        if _takes_bytes(context):
+            return data  # unparsed: the input reads them itself
         table_schema = schema.FILE_SCHEMAS.get(context.asset_key.path[-1])
-        return decode(self.read_bytes(path), self.storage_format(context), table_schema)
+        return decode(data, self.storage_format(context), table_schema)
 
     def write_bytes(self, path: UPath, data: bytes, content_type: str) -> None:
         """Writes atomically: readers see the old file or the new one, never half of one; and

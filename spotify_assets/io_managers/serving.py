@@ -9,7 +9,8 @@ concurrency and repetition the partitions ran in:
 - ``songs.song_added`` is the earliest ``song_added`` any served partition holds for the song,
   so correcting a week corrects it; an entity that no served partition holds any more leaves the
   store (once nothing served refers to it);
-- a playlist's entries are those of its newest served week.
+- a playlist's entries are those of its newest served week, and so is its row in ``playlists``
+  (its name, owner, total, snapshot id...: a row only its own partitions hold, one each).
 
 **How, from the store alone.** Each entity row carries its key's history: for each playlist,
 the runs of its served weeks that held the key, and the rows they held (see
@@ -24,6 +25,10 @@ history or attributes changed (a key that stays in a playlist with the same attr
 rewritten) and the entries that changed: an insertion, a removal or a move is one entry write,
 whatever its position (entries carry an order key, position is derived when reading).
 
+A playlist's row needs no history: its playlist's record keeps the weeks served (with the
+digest of each week's row), and the row is rewritten only by the newest of them, when it
+differs from the served one; the row and the record are written in one transaction.
+
 **Concurrency and what a reader sees.** Writers of one entity table take turns (SQLite's write
 lock; a lease in DynamoDB, which every write of the playlist's record checks), so histories never
 lose a week; readers never wait. A playlist's new snapshot is published at once: on SQLite in one
@@ -31,15 +36,17 @@ transaction, on DynamoDB in one transaction when it changes at most 98 entries, 
 as invisible versions and switched by the playlist's version item. A reader reads the version,
 the entries, then the version again, and tries again if it moved: it gets the old snapshot or
 the new one, never a mix. The entities a snapshot refers to are written before it (the serving
-assets run artists, albums, songs, then entries) and removed only after nothing served refers to
-them, so every reference a reader follows resolves.
+assets run artists, albums, songs, playlists, then entries) and removed only after nothing
+served refers to them, so every reference a reader follows resolves. A playlist's row is written
+just before its entries: a reader sees a snapshot's name and total no later than its entries
+(for a moment, the new row beside the old entries; the row's ``snapshot_id`` says which).
 """
 
 import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +55,16 @@ import dagster as dg
 import pyarrow as pa
 
 from spotify_assets import constants
+from spotify_assets.grouped_runs import (
+    add_partition_metadata,
+    io_partition_keys,
+    output_partitions,
+    week_and_playlist_of,
+)
 from spotify_assets.transforms import schema
 from spotify_assets.transforms.serving_state import (
     ENTITY_KEYS,
+    PLAYLIST_ID,
     POSITION,
     SNAPSHOT_COLUMNS,
     Contribution,
@@ -59,19 +73,26 @@ from spotify_assets.transforms.serving_state import (
     StoredEntry,
     digest,
     plan_entries,
+    playlist_row,
     row_digest,
     served_row,
     split_snapshot,
     with_week,
 )
 
-PLAYLIST_ID = "playlist_id"
 HASH_COLUMN = "row_hash"
 HISTORY_COLUMN = "history"
 ENTRY_ID = "entry_id"
 ORDER_KEY = "order_key"
-# The order a partition's serving tables are written in: what a row refers to comes first.
-SERVING_ORDER = (constants.ARTISTS, constants.ALBUMS, constants.SONGS, constants.PLAYLIST_ENTRIES)
+# The order a partition's serving tables are written in: what a row refers to comes first, and
+# a playlist's own row (name, total, snapshot id) just before the entries it describes.
+SERVING_ORDER = (
+    constants.ARTISTS,
+    constants.ALBUMS,
+    constants.SONGS,
+    constants.PLAYLISTS,
+    constants.PLAYLIST_ENTRIES,
+)
 # Entity rows refer to each other: a key is removed only when no row of these refers to it.
 REFERENCED_BY = {
     constants.SONGS: [(constants.PLAYLIST_ENTRIES, "song_id")],
@@ -81,9 +102,10 @@ REFERENCED_BY = {
 
 
 def serving_schema(table: str) -> pa.Schema:
-    """The columns a serving table returns: the lake's, with playlist_id first for entries."""
+    """The columns a serving table returns: the lake's, with playlist_id first for entries and
+    playlists (in the lake, it is the folder ``playlist=...``)."""
     lake_schema = schema.TABLE_SCHEMAS[table]
-    if table == constants.PLAYLIST_ENTRIES:
+    if table in (constants.PLAYLIST_ENTRIES, constants.PLAYLISTS):
         return pa.schema([pa.field(PLAYLIST_ID, pa.string(), nullable=False), *lake_schema])
     return lake_schema
 
@@ -219,8 +241,9 @@ class ServingStore(ABC):
         """The stored items of these keys (with their history) that exist."""
 
     @abstractmethod
-    def playlist_keys(self, table: str, playlist_id: str) -> set[str]:
-        """The keys whose history holds this playlist."""
+    def playlist_keys(self, table: str, playlist_id: str) -> dict[str, bool]:
+        """The keys whose history holds this playlist, each with whether its last run of the
+        playlist is open (reaches the playlist's newest served week)."""
 
     @abstractmethod
     def write_entity_items(
@@ -229,12 +252,17 @@ class ServingStore(ABC):
         playlist_id: str,
         items: Sequence[EntityItem],
         deletes: Sequence[EntityItem],
-        keys_added: set[str],
+        keys_indexed: Mapping[str, bool],
         keys_dropped: set[str],
     ) -> None:
         """Writes items (row and history) and deletes others, each only if unchanged since it
         was read (else ConcurrentWriteError), and records which keys' history now holds the
-        playlist (``keys_added``) or no longer does (``keys_dropped``)."""
+        playlist, with whether its last run is open (``keys_indexed``), or no longer does
+        (``keys_dropped``).
+
+        An index entry may say open or held when it no longer is (it only costs a read), never
+        the reverse, or the next week would not see a run it must close: an entry that closes
+        or drops is written after the items."""
 
     @abstractmethod
     def referenced(self, table: str, keys: Iterable[str]) -> set[str]:
@@ -252,6 +280,17 @@ class ServingStore(ABC):
         served one, atomically for readers."""
 
     @abstractmethod
+    def playlist_row_hash(self, playlist_id: str) -> str | None:
+        """The digest of the playlist's served row in ``playlists``; None: it has none."""
+
+    @abstractmethod
+    def save_playlist_row(
+        self, record: PlaylistRecord, row: dict | None, row_hash: str | None
+    ) -> None:
+        """Writes the record's weeks of ``playlists`` and, unless ``row`` is None, the playlist's
+        row with its digest, in one transaction (and only while this writer holds its leases)."""
+
+    @abstractmethod
     def served_playlists(self) -> list[str]:
         """The playlists whose snapshot is served, emptied ones included."""
 
@@ -266,7 +305,10 @@ class ServingStore(ABC):
 
 # --- SQLite ---------------------------------------------------------------------------------
 
-LAYOUT_VERSION = 2  # PRAGMA user_version of a store in this module's layout
+# PRAGMA user_version of a store in this module's layout. 3 added the playlists table: a store of
+# layout 2 gets it, empty (its playlists are served as their weeks run again, or at once by
+# `spotify-assets serving rebuild`). 4 added playlist_keys.open; older entries read as open.
+LAYOUT_VERSION = 4
 
 
 def rows_where_in(
@@ -303,21 +345,27 @@ class SQLiteServingStore(ServingStore):
         # Changes stay in memory until the commit: a writer killed mid-transaction leaves no hot
         # journal, which a read-only reader could not roll back.
         connection.execute("PRAGMA cache_spill=OFF")
-        layout = connection.execute("PRAGMA user_version").fetchone()[0]
-        if layout == LAYOUT_VERSION:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == LAYOUT_VERSION:
             return connection
+        # Under the write lock, read again: another connection may be creating the tables.
+        connection.execute("BEGIN IMMEDIATE")
+        layout = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
         if layout == 0 and tables & {*constants.SERVING_TABLES, "playlist_versions"}:
+            connection.execute("ROLLBACK")
             connection.close()
             raise ServingStoreError(
                 f"{self.path} holds the serving tables of an older version of spotify_assets; "
                 "rebuild them from the lake: `spotify-assets serving rebuild`"
             )
-        self._create_tables(connection)
+        if layout != LAYOUT_VERSION:
+            self._create_tables(connection)
+        connection.execute("COMMIT")
         return connection
 
     @staticmethod
     def _create_tables(connection: sqlite3.Connection) -> None:
+        """Creates what is missing of this layout, inside the caller's transaction."""
         statements = []
         for table, key in ENTITY_KEYS.items():
             columns = [*serving_schema(table).names, HASH_COLUMN, HISTORY_COLUMN]
@@ -332,8 +380,11 @@ class SQLiteServingStore(ServingStore):
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {table}_by_{column} ON {table} ({column})"
             )
+        playlists = [*serving_schema(constants.PLAYLISTS).names, HASH_COLUMN]
         entries = [PLAYLIST_ID, ENTRY_ID, ORDER_KEY, *entry_columns(), HASH_COLUMN]
         statements += [
+            f"CREATE TABLE IF NOT EXISTS {constants.PLAYLISTS} ({', '.join(playlists)}, "
+            f"PRIMARY KEY ({PLAYLIST_ID}))",
             f"CREATE TABLE IF NOT EXISTS {constants.PLAYLIST_ENTRIES} ({', '.join(entries)}, "
             f"PRIMARY KEY ({PLAYLIST_ID}, {ENTRY_ID}))",
             f"CREATE UNIQUE INDEX IF NOT EXISTS entries_in_order ON {constants.PLAYLIST_ENTRIES} "
@@ -342,14 +393,14 @@ class SQLiteServingStore(ServingStore):
             "CREATE TABLE IF NOT EXISTS playlist_versions "
             "(playlist_id PRIMARY KEY, week, version, snapshot_id, record)",
             "CREATE TABLE IF NOT EXISTS playlist_keys "
-            "(playlist_id, entity_table, entity_key, "
+            "(playlist_id, entity_table, entity_key, open DEFAULT 1, "
             "PRIMARY KEY (playlist_id, entity_table, entity_key))",
             f"PRAGMA user_version = {LAYOUT_VERSION}",
         ]
-        connection.execute("BEGIN IMMEDIATE")
         for statement in statements:
             connection.execute(statement)
-        connection.execute("COMMIT")
+        if "open" not in {row[1] for row in connection.execute("PRAGMA table_info(playlist_keys)")}:
+            connection.execute("ALTER TABLE playlist_keys ADD COLUMN open DEFAULT 1")
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
@@ -413,15 +464,16 @@ class SQLiteServingStore(ServingStore):
                 items[item.key] = item
         return items
 
-    def playlist_keys(self, table: str, playlist_id: str) -> set[str]:
+    def playlist_keys(self, table: str, playlist_id: str) -> dict[str, bool]:
         with self._use() as connection:
             found = connection.execute(
-                "SELECT entity_key FROM playlist_keys WHERE playlist_id = ? AND entity_table = ?",
+                "SELECT entity_key, open FROM playlist_keys "
+                "WHERE playlist_id = ? AND entity_table = ?",
                 [playlist_id, table],
             )
-            return {row[0] for row in found}
+            return {key: bool(is_open) for key, is_open in found}
 
-    def write_entity_items(self, table, playlist_id, items, deletes, keys_added, keys_dropped):
+    def write_entity_items(self, table, playlist_id, items, deletes, keys_indexed, keys_dropped):
         columns = [*serving_schema(table).names, HASH_COLUMN, HISTORY_COLUMN]
         with self.exclusive(table), self._use() as connection:
             connection.executemany(
@@ -437,8 +489,8 @@ class SQLiteServingStore(ServingStore):
                 [[item.key] for item in deletes],
             )
             connection.executemany(
-                "INSERT OR IGNORE INTO playlist_keys VALUES (?, ?, ?)",
-                [[playlist_id, table, key] for key in keys_added],
+                "INSERT OR REPLACE INTO playlist_keys VALUES (?, ?, ?, ?)",
+                [[playlist_id, table, key, is_open] for key, is_open in keys_indexed.items()],
             )
             connection.executemany(
                 "DELETE FROM playlist_keys "
@@ -511,9 +563,38 @@ class SQLiteServingStore(ServingStore):
                 ],
             )
 
+    def playlist_row_hash(self, playlist_id: str) -> str | None:
+        with self._use() as connection:
+            found = connection.execute(
+                f"SELECT {HASH_COLUMN} FROM {constants.PLAYLISTS} WHERE {PLAYLIST_ID} = ?",
+                [playlist_id],
+            ).fetchone()
+        return found[0] if found else None
+
+    def save_playlist_row(self, record, row, row_hash):
+        columns = [*serving_schema(constants.PLAYLISTS).names, HASH_COLUMN]
+        with self.exclusive(constants.PLAYLISTS), self._use() as connection:
+            if row is not None:
+                connection.execute(
+                    f"INSERT OR REPLACE INTO {constants.PLAYLISTS} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})",
+                    [*(row.get(c) for c in columns[:-1]), row_hash],
+                )
+            self.save_table_record(record, constants.PLAYLISTS)
+
     def read_table(self, table: str, playlist_id: str | None = None) -> pa.Table:
         table_schema = serving_schema(table)
         with self._use() as connection:
+            if table == constants.PLAYLISTS:
+                where, parameters = (
+                    (f"WHERE {PLAYLIST_ID} = ?", [playlist_id]) if playlist_id else ("", [])
+                )
+                records = connection.execute(
+                    f"SELECT {', '.join(table_schema.names)} FROM {table} {where} "
+                    f"ORDER BY {PLAYLIST_ID}",
+                    parameters,
+                ).fetchall()
+                return table_from_plain_rows(records, table_schema)
             if table != constants.PLAYLIST_ENTRIES:
                 records = connection.execute(
                     f"SELECT {', '.join(table_schema.names)} FROM {table} "
@@ -584,6 +665,8 @@ class ServingWriter:
         try:
             if table == constants.PLAYLIST_ENTRIES:
                 return self.write_entries(playlist_id, week, rows)
+            if table == constants.PLAYLISTS:
+                return self.write_playlist(playlist_id, week, rows)
             return self.write_entities(table, playlist_id, week, rows)
         except ServingStoreError as error:
             where = f"playlist {playlist_id!r}, week {week}, serving/{table}"
@@ -609,9 +692,15 @@ class ServingWriter:
             new_weeks = sorted({*old_weeks, week})
             served_weeks = {playlist_id: new_weeks}
             indexed = self.store.playlist_keys(table, playlist_id)
-            keys = set(held) | indexed
+            # A week newer than every served one changes only the runs of the keys it holds and
+            # of those whose last run is open (it ends or goes on): every other run ends before
+            # it. Any other week may change any run of the playlist.
+            if not old_weeks or week > old_weeks[-1]:
+                keys = set(held) | {key for key, is_open in indexed.items() if is_open}
+            else:
+                keys = set(held) | set(indexed)
             items = self.store.entity_items(table, keys)
-            changed, emptied, added, dropped = [], [], set(), set()
+            changed, emptied, reindexed, dropped = [], [], {}, set()
             for key in sorted(keys):
                 item = items.get(key) or EntityItem(key)
                 old_runs = [tuple(run) for run in item.runs.get(playlist_id, [])]
@@ -621,8 +710,9 @@ class ServingWriter:
                     set_runs(item, playlist_id, new_runs, held.get(key))
                 # Against the index as read, not the history: a run killed between the two
                 # writes is mended by its re-run.
-                if new_runs and key not in indexed:
-                    added.add(key)
+                is_open = bool(new_runs) and new_runs[-1][1] is None
+                if new_runs and indexed.get(key) != is_open:
+                    reindexed[key] = is_open
                 if not new_runs and key in indexed:
                     dropped.add(key)
                 for other in item.runs:
@@ -650,7 +740,7 @@ class ServingWriter:
             deletes = [item for item in emptied if item.key not in referenced]
             kept = [item for item in emptied if item.key in referenced]
             self.store.write_entity_items(
-                table, playlist_id, [*changed, *kept], deletes, added, dropped
+                table, playlist_id, [*changed, *kept], deletes, reindexed, dropped
             )
             record = self.store.playlist_record(playlist_id)
             record.weeks.setdefault(table, {})[week] = week_digest
@@ -698,6 +788,36 @@ class ServingWriter:
         summary.deleted += self.remove_orphans(playlist_id)
         return summary
 
+    def write_playlist(self, playlist_id: str, week: str, rows: list[dict]) -> WriteSummary:
+        """Serves the playlist's row of ``week`` if it is the newest week served."""
+        table = constants.PLAYLISTS
+        try:
+            row = playlist_row(playlist_id, rows)
+        except ValueError as error:
+            raise ServingStoreError(str(error)) from None
+        row_hash = row_digest(row)
+        summary = WriteSummary(rows_in=len(rows), unchanged=len(rows))
+        record = self.store.playlist_record(playlist_id)
+        if record.weeks.get(table, {}).get(week) == row_hash and (
+            week != max(record.weeks[table])
+            or self.store.playlist_row_hash(playlist_id) == row_hash
+        ):
+            return summary  # a re-run: not even the lease is written
+        with self.store.exclusive(f"{table}/{playlist_id}"):
+            record = self.store.playlist_record(playlist_id)
+            weeks = record.weeks.setdefault(table, {})
+            newest = max([week, *weeks])
+            weeks[week] = row_hash
+            if week != newest:
+                summary.note = f"week {week} is not the newest served ({newest}): the lake keeps it"
+                self.store.save_playlist_row(record, None, None)
+            elif self.store.playlist_row_hash(playlist_id) == row_hash:
+                self.store.save_playlist_row(record, None, None)
+            else:
+                self.store.save_playlist_row(record, row, row_hash)
+                summary.written, summary.unchanged = 1, 0
+        return summary
+
     @staticmethod
     def _entries_unchanged(record: PlaylistRecord, week: str, entries_digest: str) -> bool:
         """Whether the record already holds this week's entries: served if it is the newest."""
@@ -734,7 +854,7 @@ class ServingWriter:
                 deletes = [item for item in empty if item.key not in referenced]
                 still = sorted(item.key for item in empty if item.key in referenced)
                 if deletes:
-                    self.store.write_entity_items(table, playlist_id, [], deletes, set(), set())
+                    self.store.write_entity_items(table, playlist_id, [], deletes, {}, set())
                 if still != orphans:
                     record.orphans[table] = still
                     self.store.save_table_record(record, table)
@@ -766,6 +886,8 @@ def store_state(store: ServingStore) -> ServingState:
         record = store.playlist_record(playlist_id)
         entries, _ = split_snapshot(by_playlist.get(playlist_id, []))
         state.entries[playlist_id] = (record.week, entries, record.snapshot)
+    rows = plain_rows(store.read_table(constants.PLAYLISTS))
+    state.playlists = {row[PLAYLIST_ID]: row for row in rows}
     return state
 
 
@@ -778,22 +900,27 @@ class ServingIOManager(dg.IOManager):
         self.store = store
         self.writer = ServingWriter(store)
 
-    def handle_output(self, context: dg.OutputContext, obj: pa.Table) -> None:
-        partition = context.partition_key.keys_by_dimension
-        summary = self.writer.write(
-            context.asset_key.path[-1],
-            partition[constants.PLAYLIST],
-            partition[constants.WEEK],
-            plain_rows(obj),
-        )
-        context.add_output_metadata(summary.as_metadata())
+    def handle_output(self, context: dg.OutputContext, obj: pa.Table | dict[str, pa.Table]) -> None:
+        """Serves each partition of the output (one table, or a dict of them keyed by partition
+        key: see :mod:`spotify_assets.grouped_runs`), each playlist's weeks oldest first."""
+        for partition_key, table in output_partitions(context, obj):
+            week, playlist_id = week_and_playlist_of(partition_key)
+            summary = self.writer.write(
+                context.asset_key.path[-1], playlist_id, week, plain_rows(table)
+            )
+            add_partition_metadata(context, partition_key, summary.as_metadata())
 
-    def load_input(self, context: dg.InputContext) -> pa.Table:
-        playlist_id = None
-        if context.has_asset_partitions:
-            partition = context.asset_partition_key.keys_by_dimension
-            playlist_id = partition[constants.PLAYLIST]
-        return self.store.read_table(context.asset_key.path[-1], playlist_id)
+    def load_input(self, context: dg.InputContext) -> pa.Table | dict[str, pa.Table]:
+        """The current table; of a partitioned input, the current state of each partition's
+        playlist (a dict keyed by partition key when there are several)."""
+        table = context.asset_key.path[-1]
+        if not context.has_asset_partitions:
+            return self.store.read_table(table)
+        current = {
+            partition_key: self.store.read_table(table, week_and_playlist_of(partition_key)[1])
+            for partition_key in io_partition_keys(context)
+        }
+        return next(iter(current.values())) if len(current) == 1 else current
 
 
 class SQLiteServingIOManager(dg.ConfigurableIOManagerFactory):

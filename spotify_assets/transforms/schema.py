@@ -271,8 +271,8 @@ WEEKLY_SUMMARY_DESCRIPTIONS = {
 PARTITION_COLUMN_DESCRIPTIONS = {
     "week": "The snapshot's week, by its Monday (ISO date); in the lake, the folder week=<date>.",
     "playlist": "The playlist's Spotify id; in the lake, the folder playlist=<id>.",
-    "playlist_id": "The playlist's Spotify id; with position, the key of the serving table, "
-    "which holds each playlist's latest snapshot.",
+    "playlist_id": "The playlist's Spotify id: in the serving store, the key of playlists (each "
+    "playlist's newest row) and, with position, of playlist_entries (its newest snapshot).",
 }
 
 TABLE_SCHEMAS: dict[str, pa.Schema] = {

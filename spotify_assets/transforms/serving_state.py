@@ -8,7 +8,8 @@ partitions arriving in any order. No Dagster, no AWS, no SQLite here.
   one week the greatest ``playlist_id`` wins (it is applied last);
 - ``songs.song_added`` is the earliest ``song_added`` any partition holds for the song;
 - an entity no partition holds is not served;
-- a playlist's entries are those of its newest week.
+- a playlist's entries are those of its newest week, and so is its own row in ``playlists``
+  (name, owner, total, ...): only the playlist's own partitions hold it, one row each.
 
 **Histories.** To decide from the store alone, a store keeps, for each entity key and playlist,
 the key's *history* in that playlist: which served weeks of the playlist held the key, and with
@@ -31,6 +32,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 ENTITY_KEYS = {"artists": "artist_id", "albums": "album_id", "songs": "song_id"}
+PLAYLISTS = "playlists"
+PLAYLIST_ID = "playlist_id"
+# The tables served one row per key: the entities, and each playlist's own row.
+KEY_COLUMNS = {**ENTITY_KEYS, PLAYLISTS: PLAYLIST_ID}
 KEEP_EARLIEST = {"songs": "song_added"}
 # What makes an entry the same entry from one week to the next: the track (or episode, or local
 # file) and when and by whom it was added. Two copies of a track added at the same moment are
@@ -134,13 +139,24 @@ def served_row(table: str, contributions: Mapping[str, Contribution]) -> dict | 
 
 @dataclass
 class ServingState:
-    """What a serving store serves: entity rows by table and key, and each playlist's newest
-    week with its entries (in position order, without the snapshot columns) and snapshot."""
+    """What a serving store serves: entity rows by table and key, each playlist's newest week
+    with its entries (in position order, without the snapshot columns) and snapshot, and each
+    playlist's own row (see :func:`playlist_row`) by playlist id."""
 
     entities: dict[str, dict[str, dict]] = field(
         default_factory=lambda: {table: {} for table in ENTITY_KEYS}
     )
     entries: dict[str, tuple[str, list[dict], dict]] = field(default_factory=dict)
+    playlists: dict[str, dict] = field(default_factory=dict)
+
+
+def playlist_row(playlist_id: str, rows: Sequence[Mapping]) -> dict:
+    """The row ``playlists`` serves for a playlist from one partition's rows of the lake's
+    ``playlists``: its one row (a snapshot's attributes; an emptied playlist's has total 0), with
+    ``playlist_id`` first. Raises ValueError unless there is exactly one."""
+    if len(rows) != 1:
+        raise ValueError(f"{PLAYLISTS} holds one row per snapshot, not {len(rows)}")
+    return {PLAYLIST_ID: playlist_id, **rows[0]}
 
 
 def split_snapshot(rows: Sequence[Mapping]) -> tuple[list[dict], dict]:
@@ -170,6 +186,8 @@ def chronological_build(
                     known = [v for v in values if v is not None]
                     row[earliest_column] = min(known, default=None)
                 state.entities[table][row[key]] = row
+        if PLAYLISTS in tables:
+            state.playlists[playlist_id] = playlist_row(playlist_id, tables[PLAYLISTS])
         if "playlist_entries" in tables:
             entries, snapshot = split_snapshot(tables["playlist_entries"])
             state.entries[playlist_id] = (week, entries, snapshot)

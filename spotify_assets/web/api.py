@@ -4,8 +4,10 @@ these methods and :class:`ApiError` to JSON errors.
 
 Every request reads by key or by index: a playlist's entries are one range query, their songs
 one batch read, and the songs' albums and artists one more, whatever the playlist's length.
-The same holds for the dashboard files: the playlists' names are in the dashboard's index (never
-read from a raw snapshot, which can be hundreds of megabytes), and a view comes a page at a time.
+The same holds for the dashboard files: the dashboard's index lists the playlists, and a view
+comes a page at a time. A playlist's name, owner, total and link come from the serving table
+``playlists`` (one batch read for the whole list), never from a raw snapshot, which can be
+hundreds of megabytes.
 """
 
 import re
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from spotify_assets.web.dashboard_files import VIEW_PAGE_ROWS, DashboardFiles
 from spotify_assets.web.serving_reader import ServingReader
-from spotify_assets.web.tables import ALBUMS, ARTISTS, SONGS
+from spotify_assets.web.tables import ALBUMS, ARTISTS, PLAYLISTS, SONGS
 
 # Spotify ids are base62 (22 characters today); anything else is refused before it reaches a
 # store or becomes part of a path.
@@ -23,6 +25,8 @@ DEFAULT_LIMIT = 100
 MAX_ENTRIES = 500
 MAX_INDEX_ROWS = 1000
 MAX_OFFSET = 10_000_000
+# What a listing shows of each playlist's served row (the playlist route gives all of it).
+LISTED_ATTRIBUTES = ("owner_id", "owner_name", "total", "snapshot_id", "url")
 NO_DASHBOARD_YET = (
     "no dashboard files yet: materialize some weeks, then the analytics/dashboard asset "
     "(it runs by itself after the lake changes while `dg dev` runs)"
@@ -109,37 +113,56 @@ class ReadApi:
             raise not_found(NO_DASHBOARD_YET)
         return index
 
+    def _served_playlists(self, playlist_ids: Iterable[str]) -> dict[str, dict]:
+        """The serving table ``playlists``'s rows of these playlists (those it holds)."""
+        return self.serving.get_many({PLAYLISTS: playlist_ids})[PLAYLISTS]
+
     @staticmethod
-    def _summary(item: dict) -> dict:
-        return {"playlist": item["playlist"], "name": item.get("name"), "latest": item["latest"]}
+    def _summary(item: dict, served: dict | None) -> dict:
+        """A playlist of the dashboard's index, named and described by its served row; the
+        index's own name only while the serving store has no row for it."""
+        return {
+            "playlist": item["playlist"],
+            "name": served["name"] if served else item.get("name"),
+            **{name: served and served[name] for name in LISTED_ATTRIBUTES},
+            "latest": item["latest"],
+        }
 
     def playlists(self, parameters: Mapping[str, str]) -> dict:
-        """Every playlist the dashboard has, with its name and latest weekly summary."""
+        """Every playlist the dashboard has, with its name, owner, total, snapshot id and link
+        as of its newest week served, and its latest weekly summary."""
         check_parameters(parameters, ())
         index = self.dashboard.index()
         if index is None:
             return {"playlists": [], "views": {}, "note": NO_DASHBOARD_YET}
+        served = self._served_playlists(item["playlist"] for item in index["playlists"])
         return {
-            "playlists": [self._summary(item) for item in index["playlists"]],
+            "playlists": [
+                self._summary(item, served.get(item["playlist"])) for item in index["playlists"]
+            ],
             "views": index["views"],
         }
 
     def playlist(self, playlist_id: str, parameters: Mapping[str, str]) -> dict:
-        """One playlist: its name, latest summary, dashboard views and served snapshot."""
+        """One playlist: its name, latest summary, dashboard views, served snapshot (its week and
+        snapshot id) and ``attributes``, the serving table ``playlists``'s row (name,
+        description, owner, total, followers, link... as of its newest week served)."""
         check_parameters(parameters, ())
         playlist_id = spotify_id(playlist_id, "the playlist id")
         index = self.dashboard.index() or {"playlists": [], "views": {}}
         listed = [item for item in index["playlists"] if item["playlist"] == playlist_id]
         version = self.serving.playlist_version(playlist_id)
-        if not listed and version is None:
+        row = self._served_playlists([playlist_id]).get(playlist_id)
+        if not listed and version is None and row is None:
             raise not_found(f"no playlist {playlist_id} in the dashboard or the serving store")
-        summary = self._summary(listed[0]) if listed else {"playlist": playlist_id}
+        summary = self._summary(listed[0], row) if listed else {"name": row and row["name"]}
         return {
             "playlist": playlist_id,
-            "name": summary.get("name"),
+            "name": summary["name"],
             "latest": summary.get("latest"),
             "views": sorted(index["views"]) if listed else [],
             "served": version and {"week": version.week, "snapshot_id": version.snapshot_id},
+            "attributes": row and {k: v for k, v in row.items() if k != "playlist_id"},
         }
 
     def view(self, playlist_id: str, view: str, parameters: Mapping[str, str]) -> dict:
@@ -173,7 +196,7 @@ class ReadApi:
 
     def playlist_entries(self, playlist_id: str, parameters: Mapping[str, str]) -> dict:
         """The served snapshot's entries from ``offset`` (a position, from 0), at most ``limit``,
-        each with its song's name, album and lead artist."""
+        each with its song's name, album and lead artist, and the playlist's served name."""
         check_parameters(parameters, ("offset", "limit"))
         playlist_id = spotify_id(playlist_id, "the playlist id")
         offset = integer(parameters, "offset", 0, 0, MAX_OFFSET)
@@ -185,14 +208,18 @@ class ReadApi:
         version, rows = snapshot
         page = rows[:limit]
         songs = self.serving.get_many({SONGS: [r["song_id"] for r in page if r["song_id"]]})[SONGS]
+        # The playlist's row rides along with the albums and artists: no extra round trip.
         related = self.serving.get_many(
             {
                 ALBUMS: [s["album_id"] for s in songs.values() if s["album_id"]],
                 ARTISTS: [s["artist_id"] for s in songs.values() if s["artist_id"]],
+                PLAYLISTS: [playlist_id],
             }
         )
+        row = related[PLAYLISTS].get(playlist_id)
         return {
             "playlist": playlist_id,
+            "name": row and row["name"],
             "week": version.week,
             "snapshot_id": version.snapshot_id,
             "offset": offset,

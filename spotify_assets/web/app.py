@@ -5,8 +5,10 @@ same app through Mangum (:mod:`.lambda_handler`) and CloudFront serves the page 
 The routes (GET only; HEAD too):
 
 =========================================== ===================================================
-``/api/playlists``                          the dashboard's playlists: name, latest summary
-``/api/playlists/{id}``                     one playlist, its views and its served snapshot
+``/api/playlists``                          the dashboard's playlists: name, owner, total and
+                                            link (serving ``playlists``), latest summary
+``/api/playlists/{id}``                     one playlist, its views, its served snapshot and
+                                            its row in serving ``playlists``
 ``/api/playlists/{id}/entries``             its current entries with song, album and artist
                                             names (``offset``, ``limit``)
 ``/api/playlists/{id}/views/{view}``        one dashboard view's rows for the playlist

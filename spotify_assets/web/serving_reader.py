@@ -25,6 +25,7 @@ from spotify_assets.web.tables import (
     PLAYLIST_ENTRIES,
     PLAYLIST_ID,
     PLAYLIST_VERSIONS,
+    PLAYLISTS,
     POSITION,
     SNAPSHOT_ID,
     TO_VERSION,
@@ -179,6 +180,19 @@ class SQLiteServingReader(ServingReader):
             api_row(PLAYLIST_ENTRIES, {**dict(row), POSITION: first + index})
             for index, row in enumerate(rows)
         ]
+
+
+def served_playlist_names(database_path: str | Path, playlist_ids: Iterable[str]) -> dict[str, str]:
+    """Each playlist's name in a SQLite serving store's ``playlists`` table (the name of its
+    newest week served), for the playlists it holds with a name that is not blank; read-only,
+    and an absent file or table reads as none. The local deployment's store is
+    ``<data dir>/serving.sqlite``."""
+    rows = SQLiteServingReader(database_path).get_many({PLAYLISTS: playlist_ids})[PLAYLISTS]
+    return {
+        playlist_id: row["name"]
+        for playlist_id, row in rows.items()
+        if isinstance(row["name"], str) and row["name"].strip()
+    }
 
 
 class StoreUnavailableError(RuntimeError):

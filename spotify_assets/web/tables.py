@@ -17,7 +17,7 @@ BOOLEAN = "boolean"
 TIMESTAMP = "timestamp"  # stored as epoch milliseconds, returned as ISO 8601 in UTC
 
 ARTISTS, ALBUMS, SONGS = constants.ARTISTS, constants.ALBUMS, constants.SONGS
-PLAYLIST_ENTRIES = constants.PLAYLIST_ENTRIES
+PLAYLISTS, PLAYLIST_ENTRIES = constants.PLAYLISTS, constants.PLAYLIST_ENTRIES
 PLAYLIST_VERSIONS = "playlist_versions"
 PLAYLIST_ID = "playlist_id"
 POSITION = "position"
@@ -63,6 +63,20 @@ COLUMNS: dict[str, dict[str, str]] = {
         "disc_number": INTEGER,
         "track_number": INTEGER,
     },
+    # Each playlist's own row, from its newest week served.
+    PLAYLISTS: {
+        "playlist_id": STRING,
+        "name": STRING,
+        "description": STRING,
+        "owner_id": STRING,
+        "owner_name": STRING,
+        "public": BOOLEAN,
+        "collaborative": BOOLEAN,
+        "snapshot_id": STRING,
+        "total": INTEGER,
+        "followers": INTEGER,
+        "url": STRING,
+    },
     # Without playlist_id and snapshot_id: the API gives those once per playlist. The position
     # is not stored: it is the entry's place in the order of the order keys.
     PLAYLIST_ENTRIES: {
@@ -77,7 +91,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "added_by": STRING,
     },
 }
-ENTITY_KEYS = {ARTISTS: "artist_id", ALBUMS: "album_id", SONGS: "song_id"}
+# The tables read by key (get_many), and their key.
+ENTITY_KEYS = {ARTISTS: "artist_id", ALBUMS: "album_id", SONGS: "song_id", PLAYLISTS: PLAYLIST_ID}
 # (table, column) -> the DynamoDB global secondary index on that column.
 INDEXES = {
     (SONGS, "album_id"): "by_album",

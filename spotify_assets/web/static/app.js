@@ -415,6 +415,17 @@
     return rows;
   }
 
+  // Its owner and size as the serving store last saw them; empty while it holds no row for it.
+  function aboutPlaylist(summary) {
+    const parts = [];
+    const owner = summary.owner_name || summary.owner_id;
+    if (owner) parts.push(`by ${owner}`);
+    if (typeof summary.total === "number") {
+      parts.push(`${summary.total} ${summary.total === 1 ? "entry" : "entries"}`);
+    }
+    return parts.join(" · ");
+  }
+
   async function showPlaylist(playlist) {
     const shown = ++state.shown;
     document.body.dataset.state = "loading";
@@ -429,6 +440,7 @@
     drawCharts(chartData(views, week));
     for (const [id, rows] of Object.entries(tableRows(views, week))) fillTable(id, rows);
     byId("playlist-name").textContent = summary.name ?? playlist;
+    byId("playlist-about").textContent = aboutPlaylist(summary);
     document.title = `${summary.name ?? playlist} · Playlist history`;
     document.body.dataset.playlist = playlist;
     document.body.dataset.state = "ready";
