@@ -546,6 +546,7 @@ SECTIONS = [
     "analytics",
     "rebuild",
     "cost",
+    "week",
 ]
 
 
@@ -608,6 +609,10 @@ def main(argv: list[str] | None = None) -> int:
         found += after_a_year_figures(weeks=20 if args.quick else 52)
         # The per-table breakdowns (JSON text) are for `python bench/weekly_cost.py`.
         figures += [Figure(*figure) for figure in found if not isinstance(figure[1], str)]
+    if "week" in sections:
+        from bench.week import figures as week_figures
+
+        figures += [Figure(*figure) for figure in week_figures(4 if args.quick else 20)]
 
     print_report(figures)
     if args.json:
