@@ -47,7 +47,9 @@ def _materialize(env: dict, selection: str, partition: str | None) -> None:
         *["asset", "materialize", "-m", "spotify_assets.definitions", "--select", selection],
         *(["--partition", partition] if partition else []),
     ]
-    subprocess.run(command, env=env, check=True, capture_output=True, cwd=env["DAGSTER_HOME"])
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=env["DAGSTER_HOME"])
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
 
 
 def _runs(env: dict, selection: str, partitions: list[str]) -> float:

@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 PLAYLIST_PARTITIONS_NAME = "spotify_assets_playlists"
 
 playlist_partitions = dg.DynamicPartitionsDefinition(name=PLAYLIST_PARTITIONS_NAME)
+LOAD_ATTEMPTS = 5
 
 
 def partitioned_playlist_ids(instance: dg.DagsterInstance) -> list[str]:
@@ -80,20 +82,26 @@ def add_configured_playlists_at_load() -> list[str]:
     them there), and never fatal: without it the sensor adds them within a minute."""
     if os.environ.get(ENV_DEPLOYMENT_NAME):
         return []
-    try:
-        instance = instance_at_load()
-        if instance is None:
-            return []
-        with instance:
-            return add_playlists(instance, configured_playlist_ids())
-    except Exception as error:  # noqa: BLE001 - loading the definitions must not fail on it
-        logger.warning(
-            "could not add the configured playlists to the Dagster instance (%s: %s); the "
-            "playlist_partitions sensor adds them when it runs",
-            type(error).__name__,
-            error,
-        )
-        return []
+    for attempt in range(1, LOAD_ATTEMPTS + 1):
+        try:
+            instance = instance_at_load()
+            if instance is None:
+                return []
+            with instance:
+                return add_playlists(instance, configured_playlist_ids())
+        except Exception as error:  # noqa: BLE001 - loading the definitions must not fail on it
+            # Processes starting at once on a fresh instance race to create its storage, and
+            # to add the same playlists: the one that loses finds them there on a second try.
+            if attempt < LOAD_ATTEMPTS:
+                time.sleep(0.2 * attempt)
+                continue
+            logger.warning(
+                "could not add the configured playlists to the Dagster instance (%s: %s); the "
+                "playlist_partitions sensor adds them when it runs",
+                type(error).__name__,
+                error,
+            )
+    return []
 
 
 # The owner's playlists are listed once a day (a few requests of the app's daily quota), and an

@@ -287,3 +287,33 @@ def test_the_owners_new_playlists_are_added_from_a_daily_listing(instance, monke
         failed = json.loads(tick(json.dumps(json.loads(cursor) | {"owned_listed_at": None})))
         assert failed["owned_ok"] is False
         assert not any(value in json.dumps(failed) for value in (CLIENT_SECRET, REFRESH_TOKEN))
+
+
+def test_processes_loading_at_once_on_a_fresh_instance_all_find_the_playlists(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("")
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SPOTIFY_", "DAGSTER_", "AWS_"))
+    }
+    env.update(DAGSTER_HOME=str(home), SPOTIFY_ASSETS_DATA_DIR=str(tmp_path / "data"))
+    # What each run's process does first: load the definitions (here, just their seeding).
+    code = (
+        "from spotify_assets.playlist_partitions import add_configured_playlists_at_load, "
+        "partitioned_playlist_ids\n"
+        "import dagster as dg\n"
+        "add_configured_playlists_at_load()\n"
+        "with dg.DagsterInstance.get() as instance:\n"
+        "    print(sorted(partitioned_playlist_ids(instance)))\n"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+    assert outputs == [f"{sorted(SAMPLE_PLAYLIST_IDS)}\n"] * 4
