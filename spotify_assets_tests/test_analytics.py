@@ -36,6 +36,7 @@ from spotify_assets.sql.duckdb_lake import DuckDBLake
 from spotify_assets.sql.lake import lake_at
 from spotify_assets.sql.result import QueryResult
 from spotify_assets.transforms import schema
+from spotify_assets.transforms.checks import lost_share
 from spotify_assets.web.dashboard_files import VIEW_PAGE_ROWS
 from spotify_assets_tests.conftest import local_resources, materialize, partition
 from spotify_assets_tests.sql_lakes import sample_lake
@@ -277,3 +278,33 @@ def test_dashboard_skips_a_playlist_id_that_is_not_a_path_segment(caplog):
     files = dashboard_files({"playlist_length": QueryResult(["playlist", "week"], rows)}, {})
     assert sorted(files) == sorted(["index.json", f"{SMALL_PLAYLIST_ID}/playlist_length.json"])
     assert "'../escape' is not a playlist id" in caplog.text
+
+
+def _lost_tracks_check(data_dir, playlist: str, week: str) -> dg.AssetCheckEvaluation:
+    result = materialize(
+        [weekly_summary],
+        partition_key=partition(playlist, week),
+        resources=local_resources(data_dir),
+    )
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_a_week_losing_most_of_its_tracks_gets_a_warning(data_dir):
+    emptied_week = SAMPLE_WEEKS[SMALL_EMPTY_WEEK]
+    emptied = _lost_tracks_check(data_dir, SMALL_PLAYLIST_ID, emptied_week)
+    assert (emptied.passed, emptied.severity) == (False, dg.AssetCheckSeverity.WARN)
+    problems = emptied.metadata["problems"].value
+    assert problems.startswith(f"playlist {SMALL_PLAYLIST_ID!r}, week {emptied_week}: ")
+    assert "(100%, more than 50%)" in problems
+    # A usual week (2 of 7 items replaced), a first week (nothing before) and the week after the
+    # emptied one (it lost nothing more) pass.
+    for week in (WEEK, SAMPLE_WEEKS[0], SAMPLE_WEEKS[SMALL_EMPTY_WEEK + 1]):
+        assert _lost_tracks_check(data_dir, SMALL_PLAYLIST_ID, week).passed, week
+
+
+def test_lost_share_is_removed_over_the_previous_snapshots_items():
+    assert lost_share({"entries": 7, "added": 2, "removed": 2}) == 2 / 7
+    assert lost_share({"entries": 0, "added": 0, "removed": 5}) == 1.0
+    assert lost_share({"entries": 3, "added": None, "removed": None}) is None
+    assert lost_share({"entries": 0, "added": 0, "removed": 0}) is None

@@ -26,6 +26,7 @@ from spotify_assets.partitions import week_playlist_partitions
 from spotify_assets.sql import catalog
 from spotify_assets.sql.lake import lake_at, object_store_root
 from spotify_assets.transforms import schema
+from spotify_assets.transforms.checks import LOST_SHARE_WARNING, lost_tracks_problem
 
 if TYPE_CHECKING:
     from spotify_assets.sql.dashboard import DashboardUpdate
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 ANALYTICS = "analytics"
 WEEKLY_SUMMARY = dg.AssetKey([ANALYTICS, "weekly_summary"])
 DASHBOARD = dg.AssetKey([ANALYTICS, "dashboard"])
+FEW_TRACKS_LOST = "few_tracks_lost"
 
 # The summary compares a week with the playlist's previous snapshot (`weekly_changes`), so it
 # reads last week's entries too: declared, so that re-running week N-1 makes week N's summary
@@ -121,6 +123,17 @@ DASHBOARD_CONDITION = (
     # The view it runs has the asset's name.
     metadata=column_schema_metadata(WEEKLY_SUMMARY.path[-1], schema.WEEKLY_SUMMARY),
     kinds={"sql", "json"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            FEW_TRACKS_LOST,
+            asset=WEEKLY_SUMMARY,
+            description=(
+                f"Warns when a playlist loses more than {LOST_SHARE_WARNING:.0%} of its items "
+                "in a week (removed / the previous snapshot's items): perhaps an owner's "
+                "mistake, perhaps Spotify taking tracks down. A warning, not a failure."
+            ),
+        )
+    ],
 )
 def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """One playlist's week in numbers: length, hours, items added and removed since its
@@ -138,7 +151,7 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from spotify_assets.sql.dashboard import SUMMARY_VIEW, encode_json, summary_metadata
 
     store = context.resources.object_store
-    metadata = {}
+    metadata, lost = {}, []
     # A backfill summarizes up to a year of partitions a run, each in its own file.
     for partition_key in run_partition_keys(context):
         week, playlist = week_and_playlist_of(partition_key)
@@ -152,6 +165,9 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             / "weekly_summary.json"
         )
         _write(store, path, encode_json(result.records()))
+        [record] = result.records() or [{}]
+        if problem := _lost_tracks(store, playlist, week, record):
+            lost.append(problem)
         metadata[partition_key] = {
             **summary_metadata(result),
             **table_metadata(
@@ -160,11 +176,18 @@ def weekly_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             ),
             "path": dg.MetadataValue.path(str(path)),
         }
+    # One result per run: Dagster 1.13 records one evaluation per check and step.
+    check = dg.AssetCheckResult(
+        check_name=FEW_TRACKS_LOST,
+        passed=not lost,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"problems": "; ".join(lost) or "none", "partitions_checked": len(metadata)},
+    )
     if len(metadata) == 1:
-        return dg.MaterializeResult(metadata=next(iter(metadata.values())))
+        return dg.MaterializeResult(metadata=next(iter(metadata.values())), check_results=[check])
     for partition_key, partition_metadata in metadata.items():
         context.add_asset_metadata(partition_metadata, partition_key=partition_key)
-    return dg.MaterializeResult()
+    return dg.MaterializeResult(check_results=[check])
 
 
 DASHBOARD_DEPS = [normalized_key(table) for table in constants.NORMALIZED_TABLES]
@@ -290,14 +313,9 @@ def summary_of(store, playlist: str, week: str) -> "QueryResult":
     from the files of that week and of the playlist's previous snapshot alone, through the
     object store ``store``."""
     from spotify_assets.sql.dashboard import SUMMARY_VIEW
-    from spotify_assets.sql.lake_reads import previous_snapshot_week, summary_partitions
+    from spotify_assets.sql.lake_reads import summary_partitions
 
-    first_week = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK).start
-    previous_week = previous_snapshot_week(
-        lambda other_week: _entry_count(store, playlist, other_week),
-        week,
-        first_week.date().isoformat(),
-    )
+    previous_week = _previous_snapshot_week(store, playlist, week)
     partitions = summary_partitions(
         playlist,
         week,
@@ -307,6 +325,37 @@ def summary_of(store, playlist: str, week: str) -> "QueryResult":
     )
     query = catalog.view_query(SUMMARY_VIEW, week=week, playlist=playlist)
     return lake_at(object_store_root(store)).query(query, partitions)
+
+
+def _previous_snapshot_week(store, playlist: str, week: str) -> str | None:
+    """The week of the playlist's snapshot before ``week`` in the lake; None without one."""
+    from spotify_assets.sql.lake_reads import previous_snapshot_week
+
+    first_week = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK).start
+    return previous_snapshot_week(
+        lambda other_week: _entry_count(store, playlist, other_week),
+        week,
+        first_week.date().isoformat(),
+    )
+
+
+def _lost_tracks(store, playlist: str, week: str, summary: dict) -> str | None:
+    """The warning of a week that lost more than its share of the items of the snapshot taken
+    before it; none if that one was empty. An emptied snapshot has no summary row: it lost every
+    item the snapshot before it had."""
+    from spotify_assets.sql.lake_reads import previous_snapshot_week
+
+    first_week = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK)
+    taken_before = previous_snapshot_week(
+        lambda other_week: _entry_count(store, playlist, other_week) is not None,
+        week,
+        first_week.start.date().isoformat(),
+    )
+    entries_before = (taken_before and _entry_count(store, playlist, taken_before)) or 0
+    if not entries_before:
+        return None
+    summary = summary or {"entries": 0, "added": 0, "removed": entries_before}
+    return lost_tracks_problem(f"playlist {playlist!r}, week {week}", summary)
 
 
 def _entry_count(store, playlist: str, week: str) -> int | None:

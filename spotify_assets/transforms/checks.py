@@ -95,3 +95,30 @@ def check_failures(where: str, problems: dict[tuple[str, str], list[str]]) -> st
         if found
     ]
     return f"{where}: {'; '.join(failures)}" if failures else None
+
+
+# A playlist that loses more than this share of its items in a week gets a warning (not a
+# failure: an owner may well empty a playlist on purpose).
+LOST_SHARE_WARNING = 0.5
+
+
+def lost_share(summary: dict) -> float | None:
+    """The share of the previous snapshot's items (by URI) that a week's ``weekly_summary`` row
+    no longer has: ``removed / (entries - added + removed)``; None without a previous snapshot
+    or with nothing in it."""
+    removed, added, entries = (summary.get(name) for name in ("removed", "added", "entries"))
+    if removed is None or added is None:
+        return None
+    previous = (entries or 0) - added + removed
+    return removed / previous if previous > 0 else None
+
+
+def lost_tracks_problem(where: str, summary: dict, limit: float = LOST_SHARE_WARNING) -> str | None:
+    """What the warning says when a week lost more than ``limit`` of the previous items."""
+    share = lost_share(summary)
+    if share is None or share <= limit:
+        return None
+    return (
+        f"{where}: {summary['removed']} of the previous snapshot's items are gone ({share:.0%}, "
+        f"more than {limit:.0%})"
+    )
