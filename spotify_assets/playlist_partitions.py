@@ -90,8 +90,9 @@ def add_configured_playlists_at_load() -> list[str]:
             with instance:
                 return add_playlists(instance, configured_playlist_ids())
         except Exception as error:  # noqa: BLE001 - loading the definitions must not fail on it
-            # Processes starting at once on a fresh instance race to create its storage, and
-            # to add the same playlists: the one that loses finds them there on a second try.
+            # Processes starting at once race to add the same playlists (and, on an instance
+            # whose storage is still being created, to create it): the one that loses finds
+            # them there on a second try.
             if attempt < LOAD_ATTEMPTS:
                 time.sleep(0.2 * attempt)
                 continue
