@@ -8,6 +8,7 @@ import dagster as dg
 
 from spotify_assets import constants
 from spotify_assets.deployment import replay_warnings, week_range
+from spotify_assets.grouped_runs import week_and_playlist_of
 from spotify_assets.playlist_partitions import playlist_partitions
 
 logger = logging.getLogger(__name__)
@@ -36,5 +37,4 @@ week_playlist_partitions = dg.MultiPartitionsDefinition(
 
 
 def week_and_playlist(context: dg.AssetExecutionContext) -> tuple[str, str]:
-    keys = context.partition_key.keys_by_dimension
-    return keys[constants.WEEK], keys[constants.PLAYLIST]
+    return week_and_playlist_of(context.partition_key)

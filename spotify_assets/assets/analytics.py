@@ -327,15 +327,18 @@ def summary_of(store, playlist: str, week: str) -> "QueryResult":
     return lake_at(object_store_root(store)).query(query, partitions)
 
 
+def _first_week() -> str:
+    """The first week that has partitions."""
+    weeks = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK)
+    return weeks.start.date().isoformat()
+
+
 def _previous_snapshot_week(store, playlist: str, week: str) -> str | None:
     """The week of the playlist's snapshot before ``week`` in the lake; None without one."""
     from spotify_assets.sql.lake_reads import previous_snapshot_week
 
-    first_week = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK).start
     return previous_snapshot_week(
-        lambda other_week: _entry_count(store, playlist, other_week),
-        week,
-        first_week.date().isoformat(),
+        lambda other_week: _entry_count(store, playlist, other_week), week, _first_week()
     )
 
 
@@ -345,11 +348,10 @@ def _lost_tracks(store, playlist: str, week: str, summary: dict) -> str | None:
     item the snapshot before it had."""
     from spotify_assets.sql.lake_reads import previous_snapshot_week
 
-    first_week = week_playlist_partitions.get_partitions_def_for_dimension(constants.WEEK)
     taken_before = previous_snapshot_week(
         lambda other_week: _entry_count(store, playlist, other_week) is not None,
         week,
-        first_week.start.date().isoformat(),
+        _first_week(),
     )
     entries_before = (taken_before and _entry_count(store, playlist, taken_before)) or 0
     if not entries_before:
